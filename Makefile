@@ -1,0 +1,33 @@
+# Two commands on a fresh machine:  make book   and   make test
+# Both create .venv and install the pinned set on first use.
+PROFILE ?= quick
+JOBS ?= 2
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test install benchmark clean
+
+$(STAMP): pyproject.toml requirements.lock package.json package-lock.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and exactly: a range would let pip pull a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[book,test]"
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/seemlab book --profile $(PROFILE) --jobs $(JOBS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/ntk_seem.py
+
+clean:
+	rm -rf _build book/_executed

@@ -1,0 +1,181 @@
+"""``seemlab book``: execute every notebook of ``_toc.yml`` with papermill, write the
+scorecard, then build the Jupyter Book with execution off and warnings as errors.
+
+The book only renders. Each page under ``book/_executed/`` in the table of contents is the
+notebook ``notebooks/<name>.ipynb`` executed at the chosen profile; the scorecard page is
+written from the claims those executions record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from seemlab import claims
+from seemlab.profiles import PROFILES, check_profile
+
+EXECUTED = Path("book") / "_executed"
+SCORECARD = "scorecard"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised while papermill executed it."""
+
+
+def toc_notebooks(root: Path) -> list[str]:
+    """Names of the notebooks that ``_toc.yml`` places under ``book/_executed/``, in order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    names: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            entry = node.get("file")
+            if entry and Path(entry).parent == EXECUTED and Path(entry).name != SCORECARD:
+                names.append(Path(entry).name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    missing = [n for n in names if not (root / "notebooks" / f"{n}.ipynb").is_file()]
+    if missing:
+        raise ValueError(f"_toc.yml lists notebooks that do not exist in notebooks/: {', '.join(missing)}")
+    return names
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    """Names assigned in the cell tagged ``parameters`` (papermill's convention)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def execute(root: Path, name: str, profile: str, overrides: dict[str, str], out_dir: Path) -> float:
+    """Run ``notebooks/<name>.ipynb`` into ``out_dir`` with papermill; return seconds taken.
+
+    Only overrides that the notebook declares are passed. Raises :class:`NotebookFailed` naming
+    the notebook and its error.
+    """
+    source = root / "notebooks" / f"{name}.ipynb"
+    target = out_dir / f"{name}.ipynb"
+    declared = notebook_parameters(source)
+    params = {"profile": profile, **{k: v for k, v in overrides.items() if k in declared}}
+    cmd = [sys.executable, "-m", "papermill", str(source), str(target), "--no-progress-bar", "-k", "python3"]
+    for key, value in params.items():
+        cmd += ["-p", key, value]  # papermill turns "0.9" into a float, "3" into an int
+    env = {**os.environ, claims.CLAIMS_ENV: str(out_dir), claims.NOTEBOOK_ENV: name}
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NotebookFailed(f"notebook {name} failed: {_first_error(target, done.stderr)}")
+    return time.perf_counter() - start
+
+
+def _first_error(executed: Path, stderr: str) -> str:
+    """``Ename: evalue`` of the first failing cell, else the last line papermill printed."""
+    if executed.is_file():
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    return f"{output['ename']}: {output['evalue']}"
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "papermill exited with an error"
+
+
+def execute_all(
+    root: Path, names: list[str], profile: str, overrides: dict[str, str], jobs: int, *, fresh: bool = True
+) -> dict[str, float]:
+    """Execute ``names`` with up to ``jobs`` papermill processes; fail on the first error.
+
+    ``fresh`` starts a new claims file; otherwise new records supersede old ones by claim id.
+    """
+    out_dir = root / EXECUTED
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        (out_dir / claims.CLAIMS_FILE).unlink(missing_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(execute, root, name, profile, overrides, out_dir) for name in names}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def jupyter_book_build(root: Path) -> None:
+    """``jupyter-book build`` with warnings as errors; raises if the build fails."""
+    shutil.rmtree(root / "_build" / "html", ignore_errors=True)  # no stale pages from older builds
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(root), "--warningiserror", "--keep-going", "--quiet"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
+        raise RuntimeError(f"jupyter-book build failed:\n{tail}")
+
+
+EXTERNAL = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=["'](?:https?:)?//""", re.I)
+
+
+def external_references(html_dir: Path) -> list[str]:
+    """Pages that load a script, style, image or frame from another host (the book must not)."""
+    return sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
+                  if EXTERNAL.search(p.read_text(encoding="utf-8", errors="replace")))
+
+
+def parse_overrides(pairs: list[list[str]] | None) -> dict[str, str]:
+    """``[["gamma", "0.9"], ...]`` from ``-p gamma 0.9`` flags; ``profile`` must use ``--profile``."""
+    overrides = {key: value for key, value in (pairs or [])}
+    if "profile" in overrides:
+        raise ValueError("set the profile with --profile, not -p profile")
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    profile = check_profile(args.profile)
+    overrides = parse_overrides(args.parameter)
+    names = [n for n in toc_notebooks(root) if not args.only or n in args.only]
+    if args.only and set(args.only) - set(names):
+        raise ValueError(f"unknown notebook(s) {sorted(set(args.only) - set(names))}; in _toc.yml: {', '.join(toc_notebooks(root))}")
+    try:
+        timings = execute_all(root, names, profile, overrides, args.jobs, fresh=not args.only)
+    except NotebookFailed as err:
+        print(f"seemlab book: {err}", file=sys.stderr)
+        return 1
+    from seemlab.scorecard import write_scorecard
+
+    write_scorecard(root, root / EXECUTED, profile, timings)
+    if args.no_build:
+        return 0
+    try:
+        jupyter_book_build(root)
+    except RuntimeError as err:
+        print(f"seemlab book: {err}", file=sys.stderr)
+        return 1
+    if leaks := external_references(root / "_build" / "html"):
+        print(f"seemlab book: pages load resources from the network: {', '.join(leaks[:5])}", file=sys.stderr)
+        return 1
+    print(f"book built at {root / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("book", help="execute the notebooks and build the book", description=__doc__)
+    parser.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="override a notebook parameter in every notebook that declares it")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    parser.add_argument("--no-build", action="store_true", help="execute and write the scorecard only")
+    parser.add_argument("--root", default=".", help="the repository root (default: .)")
+    parser.set_defaults(func=run)
+

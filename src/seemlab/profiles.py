@@ -1,0 +1,34 @@
+"""Run scales shared by every notebook: ``smoke`` (seconds, no claims), ``quick`` (minutes on
+2 CPU cores, the SPEC's QUICK setups, claims checked) and ``full`` (the paper's scale, a GPU).
+
+A profile only fills in defaults; a notebook parameter set explicitly (not ``None``) wins.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+PROFILES = ("smoke", "quick", "full")
+
+T = TypeVar("T")
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is known, else raise a one-line ``ValueError``."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; allowed values: {', '.join(PROFILES)}")
+    return profile
+
+
+def pick(profile: str, value: T | None = None, *, smoke: T, quick: T, full: T) -> T:
+    """The explicit ``value`` if given, else the default of ``profile``.
+
+    >>> pick("smoke", None, smoke=8, quick=64, full=256)
+    8
+    >>> pick("quick", 32, smoke=8, quick=64, full=256)
+    32
+    """
+    check_profile(profile)
+    if value is not None:
+        return value
+    return {"smoke": smoke, "quick": quick, "full": full}[profile]

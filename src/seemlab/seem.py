@@ -1,0 +1,157 @@
+"""SEEM, the Self-Excite Eigenvalue Measure (SPEC §0.1, Theorem 1/3).
+
+For a probe batch ``X: (N, d)`` and its next-state pairs ``X*: (N, d)``,
+
+    A = γ·G(X*, X) − G(X, X)                 (N, N), non-symmetric, true (unscaled) G
+    SEEM_raw        = max_i Re λ_i(A)
+    SEEM_normalized = SEEM_raw / ‖A‖_F       in [−1, 1], since |λ| ≤ ‖A‖_2 ≤ ‖A‖_F
+    SEEM_code       = SEEM_raw / P           the authors' code divides gradients by √P
+
+Eigensolvers (``method=``): ``"dense"`` (``numpy.linalg.eig``, O(N³), the reference),
+``"krylov"`` (implicitly restarted Arnoldi, ``scipy.sparse.linalg.eigs(which="LR")``, on
+matrix-vector products with A; O(N²) per iteration), ``"auto"``: dense for N ≤
+:data:`DENSE_MAX`, else Krylov (falling back to dense if Arnoldi does not converge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
+from torch import nn
+
+from seemlab.nets import n_params
+from seemlab.ntk import check_inputs, gram
+
+EIG_METHODS = ("auto", "dense", "krylov")
+DENSE_MAX = 512
+
+
+@dataclass(frozen=True)
+class SEEMResult:
+    """SEEM of one A matrix.
+
+    Attributes:
+        raw: max Re λ(A) with the true G.
+        normalized: ``raw / fro`` in [−1, 1] (0 if A = 0).
+        code: ``raw / n_params`` (the authors' √P gradient scaling); NaN if P is unknown.
+        eigenvalue: the top eigenvalue (complex; its imaginary part is a diagnostic).
+        eigenvector: ``(N,)`` complex right eigenvector of ``eigenvalue``, unit 2-norm.
+        fro: ‖A‖_F.
+        n_params: P (0 if unknown).
+        method: the eigensolver that produced the result (``"dense"`` or ``"krylov"``).
+    """
+
+    raw: float
+    normalized: float
+    code: float
+    eigenvalue: complex
+    eigenvector: np.ndarray
+    fro: float
+    n_params: int
+    method: str
+
+
+def check_gamma(gamma: float) -> float:
+    """Return ``gamma`` as a float if 0 ≤ γ ≤ 1, else raise ``ValueError``."""
+    g = float(gamma)
+    if not 0.0 <= g <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+    return g
+
+
+def a_matrix(G_star_x, G_xx, gamma: float):
+    """``A = γ·G(X*, X) − G(X, X)``; both inputs ``(N, N)`` (tensors or arrays), same type out."""
+    gamma = check_gamma(gamma)
+    if tuple(G_star_x.shape) != tuple(G_xx.shape) or G_xx.ndim != 2 or G_xx.shape[0] != G_xx.shape[1]:
+        raise ValueError(f"G(X*, X) and G(X, X) must both be (N, N); got {tuple(G_star_x.shape)}, {tuple(G_xx.shape)}")
+    return gamma * G_star_x - G_xx
+
+
+def seem(
+    model: nn.Module,
+    X: torch.Tensor,
+    X_star: torch.Tensor,
+    gamma: float,
+    *,
+    method: str = "auto",
+    gram_method: str = "auto",
+) -> SEEMResult:
+    """SEEM of the critic ``model`` on the probe batch.
+
+    Args:
+        model: scalar critic, ``(N, d) -> (N,)`` or ``(N, 1)``.
+        X: ``(N, d)`` dataset pairs (s, a).
+        X_star: ``(N, d)`` next pairs (s', a*).
+        gamma: discount in [0, 1].
+        method: eigensolver, one of :data:`EIG_METHODS`.
+        gram_method: passed to :func:`seemlab.ntk.gram`.
+    """
+    check_gamma(gamma)
+    _check_method(method)
+    check_inputs(model, X, X_star)
+    if X.shape != X_star.shape:
+        raise ValueError(f"X and X_star must have the same shape; got {tuple(X.shape)} and {tuple(X_star.shape)}")
+    G = gram(model, torch.cat([X_star, X]), X, method=gram_method)
+    A = a_matrix(G[: len(X)], G[len(X) :], gamma)
+    return seem_from_a(A, n_params=n_params(model), method=method)
+
+
+def seem_from_grams(G_star_x, G_xx, gamma: float, *, n_params: int = 0, method: str = "auto") -> SEEMResult:
+    """SEEM from precomputed ``G(X*, X)`` and ``G(X, X)``, both ``(N, N)`` with the true scale."""
+    return seem_from_a(a_matrix(G_star_x, G_xx, gamma), n_params=n_params, method=method)
+
+
+def seem_from_a(A, *, n_params: int = 0, method: str = "auto") -> SEEMResult:
+    """SEEM of a precomputed ``A: (N, N)`` (tensor or array, true G scale)."""
+    _check_method(method)
+    A = A.detach().cpu().numpy() if torch.is_tensor(A) else np.asarray(A)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise ValueError(f"A must be a non-empty square matrix (N, N), got shape {A.shape}")
+    if not np.isfinite(A).all():
+        nan = float("nan")
+        return SEEMResult(nan, nan, nan, complex(nan, nan), np.full(len(A), nan, complex), nan, n_params, "none")
+    if method == "auto":
+        method = "dense" if len(A) <= DENSE_MAX else "krylov"
+    lam, vec, used = _top_eig(A, method)
+    fro = float(np.linalg.norm(A))
+    raw = float(lam.real)
+    return SEEMResult(
+        raw=raw,
+        normalized=raw / fro if fro > 0 else 0.0,
+        code=raw / n_params if n_params else float("nan"),
+        eigenvalue=complex(lam),
+        eigenvector=vec / np.linalg.norm(vec),
+        fro=fro,
+        n_params=int(n_params),
+        method=used,
+    )
+
+
+def _check_method(method: str) -> None:
+    if method not in EIG_METHODS:
+        raise ValueError(f"unknown method {method!r}; allowed values: {', '.join(EIG_METHODS)}")
+
+
+def _top_eig(A: np.ndarray, method: str) -> tuple[complex, np.ndarray, str]:
+    """The eigenpair of A with the largest real part: ``(λ, v (N,), method used)``."""
+    if method == "krylov" and len(A) > 2:
+        try:
+            return (*_krylov(A), "krylov")
+        except ArpackNoConvergence:
+            pass
+    lam, vecs = np.linalg.eig(A)
+    i = int(np.argmax(lam.real))
+    return complex(lam[i]), vecs[:, i].astype(complex), "dense"
+
+
+def _krylov(A: np.ndarray, tol: float = 1e-12) -> tuple[complex, np.ndarray]:
+    """Arnoldi for the rightmost eigenvalue; ``ncv`` generous because the spectrum clusters at 0."""
+    n = len(A)
+    ncv = min(n - 1, 64)
+    op = LinearOperator((n, n), matvec=lambda v: A @ v, dtype=A.dtype)
+    v0 = np.ones(n, dtype=A.dtype) / np.sqrt(n)
+    lam, vecs = eigs(op, k=1, which="LR", ncv=ncv, tol=tol, v0=v0, maxiter=100 * n)
+    return complex(lam[0]), vecs[:, 0].astype(complex)

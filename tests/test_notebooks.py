@@ -1,0 +1,40 @@
+"""Every notebook of the book runs at the smoke profile, and is committed clean."""
+
+import json
+
+import papermill
+import pytest
+
+from seemlab import book, claims
+
+from conftest import ROOT
+
+NOTEBOOKS = book.toc_notebooks(ROOT)
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    on_disk = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert on_disk == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_committed_clean_with_parameters(name):
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "outputs must be stripped"
+    params = code[0]
+    assert "parameters" in params["metadata"].get("tags", []), "the first code cell must be tagged parameters"
+    source = "".join(params["source"])
+    assert 'profile = "quick"' in source and "seed = " in source
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_at_smoke(name, tmp_path, claims_dir, monkeypatch):
+    monkeypatch.setenv(claims.NOTEBOOK_ENV, name)
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+        parameters={"profile": "smoke"}, cwd=str(ROOT), kernel_name="python3", progress_bar=False,
+    )
+    for entry in claims.load(claims_dir / claims.CLAIMS_FILE):
+        assert entry["profile"] == "smoke" and entry["notebook"] == name
