@@ -38,3 +38,12 @@ def test_notebook_runs_at_smoke(name, tmp_path, claims_dir, monkeypatch):
     )
     for entry in claims.load(claims_dir / claims.CLAIMS_FILE):
         assert entry["profile"] == "smoke" and entry["notebook"] == name
+
+
+def test_bad_profile_fails_with_one_line_naming_allowed_values(tmp_path, claims_dir):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "fig05_ntk_map.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters={"profile": "huge"}, cwd=str(ROOT), kernel_name="python3", progress_bar=False,
+        )
+    assert err.value.traceback == ["ParameterError: unknown profile 'huge'; allowed values: smoke, quick, full"]

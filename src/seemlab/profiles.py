@@ -13,10 +13,17 @@ PROFILES = ("smoke", "quick", "full")
 T = TypeVar("T")
 
 
+class ParameterError(ValueError):
+    """A bad notebook parameter. In a notebook (IPython, papermill) it shows as one line."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for a custom traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
 def check_profile(profile: str) -> str:
-    """Return ``profile`` if it is known, else raise a one-line ``ValueError``."""
+    """Return ``profile`` if it is known, else raise a one-line :class:`ParameterError`."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; allowed values: {', '.join(PROFILES)}")
+        raise ParameterError(f"unknown profile {profile!r}; allowed values: {', '.join(PROFILES)}")
     return profile
 
 
