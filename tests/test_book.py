@@ -61,7 +61,7 @@ def test_good_notebook_writes_claims_and_scorecard(mini_book):
     (entry,) = claims.load(out / claims.CLAIMS_FILE)
     assert entry["notebook"] == "good" and entry["profile"] == "quick" and entry["ok"]
     page = (out / "scorecard.md").read_text()
-    assert "{doc}`good`" in page and "1 checks: **1 pass**" in page
+    assert "### {doc}`good`" in page and "1 checks: **1 pass**" in page
 
 
 def test_bad_profile_is_one_line_error(mini_book, capsys):

@@ -32,20 +32,35 @@ def _verdict(entry: dict) -> str:
     return f'<span class="verdict {css}">{word}{" (soft)" if entry.get("soft") else ""}</span>'
 
 
-def claims_table(entries: list[dict], executed: set[str]) -> list[str]:
-    """Markdown table rows, one per claim, linking each to its executed notebook page."""
-    rows = [
-        "| Item | Claim | Paper | Ours | Tolerance | Verdict | Seed | Notebook |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for e in entries:
-        nb = e.get("notebook")
-        link = f"{{doc}}`{nb}`" if nb in executed else _cell(nb)
-        rows.append(
-            f"| {_cell(e['item'])} | {_cell(e['statement'])} | {_cell(e['paper'])} | {_cell(e['ours'])} "
-            f"| {_cell(e['tolerance'])} | {_verdict(e)} | {_cell(e.get('seed'))} | {link} |"
-        )
+def _page(nb: str | None, executed: set[str]) -> str:
+    return f"{{doc}}`{nb}`" if nb in executed else f"`{nb}`"
+
+
+def item_table(entries: list[dict], executed: set[str]) -> list[str]:
+    """One row per paper item: how many checks, how many pass, which pages."""
+    rows = ["| Item | Checks | Pass | Fail | Soft pass | Pages |", "|---|---|---|---|---|---|"]
+    for item in dict.fromkeys(e["item"] for e in entries):
+        mine = [e for e in entries if e["item"] == item]
+        hard = [e for e in mine if not e.get("soft")]
+        pages = ", ".join(_page(nb, executed) for nb in dict.fromkeys(e["notebook"] for e in mine))
+        rows.append(f"| {_cell(item)} | {len(hard)} | {sum(e['ok'] for e in hard)} | "
+                    f"{sum(not e['ok'] for e in hard)} | {sum(e['ok'] for e in mine if e.get('soft'))}"
+                    f"/{len(mine) - len(hard)} | {pages} |")
     return rows
+
+
+def claims_tables(entries: list[dict], executed: set[str]) -> list[str]:
+    """A section per notebook: a table of its claims with paper value, ours and verdict."""
+    lines: list[str] = []
+    for nb in dict.fromkeys(e["notebook"] for e in entries):
+        mine = [e for e in entries if e["notebook"] == nb]
+        seeds = ", ".join(str(s) for s in dict.fromkeys(e.get("seed") for e in mine))
+        lines += [f"### {_page(nb, executed)}", "", f"Seed parameter: {seeds}.", "",
+                  "| Item | Claim | Paper | Ours | Tolerance | Verdict |", "|---|---|---|---|---|---|"]
+        lines += [f"| {_cell(e['item'])} | {_cell(e['statement'])} | {_cell(e['paper'])} | {_cell(e['ours'])} "
+                  f"| {_cell(e['tolerance'])} | {_verdict(e)} |" for e in mine]
+        lines.append("")
+    return lines
 
 
 def coverage_table(items: list[dict], entries: list[dict]) -> list[str]:
@@ -75,10 +90,13 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str,
         "Each tolerance was fixed before the check ran (see the SPEC); a failed check is a result, "
         "not an error, and its notebook page explains it.",
         "",
-        "## Claims",
+        "## By paper item",
         "",
-        *claims_table(entries, set(timings)),
+        *item_table(entries, set(timings)),
         "",
+        "## Claims, page by page",
+        "",
+        *claims_tables(entries, set(timings)),
         "## Not yet reproduced",
         "",
         *coverage_table(items, entries),
