@@ -10,8 +10,9 @@ import argparse
 import sys
 
 from seemlab import book
+from seemlab.data import cli as data_cli
 
-COMMANDS = [book]
+COMMANDS = [book, data_cli]
 
 
 def main(argv: list[str] | None = None) -> int:
