@@ -217,6 +217,8 @@ def _gram_from_jac(model, X1, X2, max_elems, jac_chunks) -> torch.Tensor:
     P = _n_params(model)
     if len(X2) * P <= max_elems:
         J2 = torch.cat(list(jac_chunks(model, X2, max_elems)))
+        if same:
+            return J2 @ J2.T
     rows = []
     for J1c in jac_chunks(model, X1, max_elems):
         if J2 is not None:

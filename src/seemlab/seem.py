@@ -7,7 +7,7 @@ For a probe batch ``X: (N, d)`` and its next-state pairs ``X*: (N, d)``,
     SEEM_normalized = SEEM_raw / ‖A‖_F       in [−1, 1], since |λ| ≤ ‖A‖_2 ≤ ‖A‖_F
     SEEM_code       = SEEM_raw / P           the authors' code divides gradients by √P
 
-Eigensolvers (``method=``): ``"dense"`` (``numpy.linalg.eig``, O(N³), the reference),
+Eigensolvers (``method=``): ``"dense"`` (LAPACK ``geev`` via ``torch.linalg.eig``, O(N³), the reference),
 ``"krylov"`` (implicitly restarted Arnoldi, ``scipy.sparse.linalg.eigs(which="LR")``, on
 matrix-vector products with A; O(N²) per iteration), ``"auto"``: dense for N ≤
 :data:`DENSE_MAX`, else Krylov (falling back to dense if Arnoldi does not converge).
@@ -26,7 +26,7 @@ from seemlab.nets import n_params
 from seemlab.ntk import check_inputs, gram
 
 EIG_METHODS = ("auto", "dense", "krylov")
-DENSE_MAX = 512
+DENSE_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -136,22 +136,28 @@ def _check_method(method: str) -> None:
 
 
 def _top_eig(A: np.ndarray, method: str) -> tuple[complex, np.ndarray, str]:
-    """The eigenpair of A with the largest real part: ``(λ, v (N,), method used)``."""
+    """The eigenpair of A with the largest real part: ``(λ, v (N,), method used)``.
+
+    LAPACK and matrix-vector products run through torch, which honours ``torch.set_num_threads``
+    (numpy's OpenBLAS spins all cores and is many times slower on a shared machine).
+    """
+    At = torch.from_numpy(np.ascontiguousarray(A))
     if method == "krylov" and len(A) > 2:
         try:
-            return (*_krylov(A), "krylov")
+            return (*_krylov(At), "krylov")
         except ArpackNoConvergence:
             pass
-    lam, vecs = np.linalg.eig(A)
-    i = int(np.argmax(lam.real))
-    return complex(lam[i]), vecs[:, i].astype(complex), "dense"
+    lam, vecs = torch.linalg.eig(At)
+    i = int(torch.argmax(lam.real))
+    return complex(lam[i]), vecs[:, i].numpy().astype(complex), "dense"
 
 
-def _krylov(A: np.ndarray, tol: float = 1e-12) -> tuple[complex, np.ndarray]:
+def _krylov(A: torch.Tensor, tol: float = 1e-12) -> tuple[complex, np.ndarray]:
     """Arnoldi for the rightmost eigenvalue; ``ncv`` generous because the spectrum clusters at 0."""
     n = len(A)
     ncv = min(n - 1, 64)
-    op = LinearOperator((n, n), matvec=lambda v: A @ v, dtype=A.dtype)
-    v0 = np.ones(n, dtype=A.dtype) / np.sqrt(n)
+    dtype = A.numpy().dtype
+    op = LinearOperator((n, n), matvec=lambda v: (A @ torch.from_numpy(np.asarray(v, dtype).ravel())).numpy(), dtype=dtype)
+    v0 = np.ones(n, dtype=dtype) / np.sqrt(n)
     lam, vecs = eigs(op, k=1, which="LR", ncv=ncv, tol=tol, v0=v0, maxiter=100 * n)
     return complex(lam[0]), vecs[:, 0].astype(complex)

@@ -1,0 +1,210 @@
+"""Fits that turn the theorems into predictions (Theorem 3, Sec 3.2 of the paper).
+
+Conventions: a trajectory is logged once per step, ``steps: (T,)`` and ``u_norm: (T,)`` with
+``u_norm[t] = ‖u_t‖₂``, the TD-error norm before the update of step ``steps[t]``. The crash step
+is the first step whose ‖u‖ (or a parameter) is non-finite; it is never used to choose a window.
+
+Theorem 3 (iii) gives ``‖u_t‖ = O((1 − C'ληt)^{−L/(2L−2)})``: ``‖u_t‖^{−p}`` with
+``p = (2L−2)/L`` is linear in t and reaches zero at the singular step (p = 1 for L = 2,
+p = 4/3 for L = 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EXPONENTS = (0.5, 1.0, 4.0 / 3.0, 2.0)
+"""Candidate exponents p of ‖u‖^{-p} compared by :func:`best_exponent` (SPEC Thm 3 (c))."""
+
+
+def theorem3_exponent(depth: int) -> float:
+    """The p with ``‖u_t‖^{-p}`` linear in t for an L-layer ReLU MLP: ``(2L − 2) / L``."""
+    if depth < 2:
+        raise ValueError(f"depth must be >= 2 (L = 1 grows exponentially); got {depth}")
+    return (2 * depth - 2) / depth
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Least-squares line ``y ≈ slope·t + intercept``; ``window = (first, last)`` log indices."""
+
+    window: tuple[int, int]
+    slope: float
+    intercept: float
+    r2: float
+
+    @property
+    def zero_crossing(self) -> float:
+        """The step where the line reaches zero; NaN if it never does going forward."""
+        if not self.slope < 0:
+            return float("nan")
+        return -self.intercept / self.slope
+
+
+@dataclass(frozen=True)
+class CrashPrediction:
+    """A crash-step prediction: the fit, the predicted and observed steps, the error.
+
+    ``rel_error = (predicted − observed) / observed`` (NaN when the run did not crash).
+    """
+
+    fit: LineFit
+    exponent: float
+    predicted: float
+    observed: int | None
+
+    @property
+    def rel_error(self) -> float:
+        if self.observed is None or not np.isfinite(self.predicted):
+            return float("nan")
+        return (self.predicted - self.observed) / self.observed
+
+
+def fit_line(t: np.ndarray, y: np.ndarray, window: tuple[int, int] | None = None) -> LineFit:
+    """Least-squares line through ``(t, y)``, both ``(n,)`` with n ≥ 3, all finite.
+
+    ``window`` only labels the fit (default: indices ``(0, n − 1)``).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if t.shape != y.shape or t.ndim != 1 or t.size < 3:
+        raise ValueError(f"t and y must be equal 1-D arrays of length >= 3; got {t.shape}, {y.shape}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
+        raise ValueError("fit_line needs finite values; cut the window before the crash")
+    slope, intercept = np.polyfit(t, y, 1)
+    resid = y - (slope * t + intercept)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
+    window = window or (0, t.size - 1)
+    return LineFit(window, float(slope), float(intercept), r2)
+
+
+def threshold_window(u_norm: np.ndarray, *, ratio: float = 20.0, width: int = 50) -> tuple[int, int] | None:
+    """SPEC's pre-registered fit window, as indices ``(first, last)`` into ``u_norm: (T,)``.
+
+    ``last`` is the first index where ``u_norm > ratio · min(u_norm[:last+1])``; the window is
+    the ``width`` entries ending there. ``None`` if the threshold is never met (or too early
+    for a full window). Only the past is used, so the rule cannot peek at the crash.
+    """
+    if ratio <= 1 or width < 3:
+        raise ValueError(f"need ratio > 1 and width >= 3; got ratio={ratio}, width={width}")
+    u = np.asarray(u_norm, dtype=np.float64)
+    finite = np.isfinite(u)
+    if not finite.any():
+        return None
+    running_min = np.minimum.accumulate(np.where(finite, u, np.inf))
+    hits = np.flatnonzero(finite & (u > ratio * running_min))
+    if hits.size == 0 or hits[0] < width - 1:
+        return None
+    last = int(hits[0])
+    return last - width + 1, last
+
+
+def posthoc_window(crash_index: int, *, lead: int = 105, width: int = 50) -> tuple[int, int] | None:
+    """The paper's post-hoc window: ``width`` entries ending ``lead`` before the crash.
+
+    Fig 2 fits steps 450–500 for a crash at 605, i.e. lead 105, width 50 (51 points). Reported,
+    never asserted: it uses the crash it predicts.
+    """
+    last = crash_index - lead
+    first = last - width
+    return (first, last) if first >= 0 else None
+
+
+def fit_inverse_power(steps: np.ndarray, u_norm: np.ndarray, window: tuple[int, int], p: float) -> LineFit:
+    """Line through ``‖u_t‖^{-p}`` against t over the index ``window`` (inclusive)."""
+    first, last = window
+    sl = slice(first, last + 1)
+    return fit_line(np.asarray(steps)[sl], np.asarray(u_norm, dtype=np.float64)[sl] ** (-p), window)
+
+
+def predict_crash(
+    steps: np.ndarray,
+    u_norm: np.ndarray,
+    crash_step: int | None,
+    *,
+    p: float = 1.0,
+    window: tuple[int, int] | None = None,
+    ratio: float = 20.0,
+    width: int = 50,
+) -> CrashPrediction | None:
+    """Predict the crash step as the zero crossing of the line through ``‖u‖^{-p}``.
+
+    ``steps, u_norm: (T,)``. ``window`` (indices) defaults to :func:`threshold_window`;
+    returns ``None`` when no window exists. ``crash_step`` is only stored for the error.
+    """
+    if window is None:
+        window = threshold_window(u_norm, ratio=ratio, width=width)
+    if window is None:
+        return None
+    fit = fit_inverse_power(steps, u_norm, window, p)
+    return CrashPrediction(fit=fit, exponent=p, predicted=fit.zero_crossing, observed=crash_step)
+
+
+def best_exponent(
+    steps: np.ndarray, u_norm: np.ndarray, window: tuple[int, int], exponents=EXPONENTS
+) -> tuple[float, dict[float, float]]:
+    """The p among ``exponents`` whose ``‖u‖^{-p}`` line has the best R² over ``window``.
+
+    Returns ``(p_best, {p: R²})``. Ties go to the first p listed.
+    """
+    r2 = {float(p): fit_inverse_power(steps, u_norm, window, p).r2 for p in exponents}
+    p_best = max(r2, key=lambda p: (np.nan_to_num(r2[p], nan=-np.inf), -list(r2).index(p)))
+    return p_best, r2
+
+
+def alignment(u: np.ndarray, v: np.ndarray) -> float:
+    """``|cos(u, v)|`` between ``u: (M,)`` real and ``v: (M,)``, e.g. the top right eigenvector
+    ``seemlab.seem.SEEMResult.eigenvector`` (complex allowed: ``|⟨v, u⟩| / (‖u‖‖v‖)``)."""
+    u = np.asarray(u, dtype=np.float64)
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0 or nv == 0 or not (np.isfinite(nu) and np.isfinite(nv)):
+        return float("nan")
+    return float(abs(np.vdot(v, u)) / (nu * nv))
+
+
+def lead_time(steps: np.ndarray, seem_norm: np.ndarray, diverged_step: int | None, tau: float) -> float:
+    """Early warning: ``diverged_step`` minus the first logged step with SEEM > ``tau``.
+
+    ``steps, seem_norm: (K,)`` are the SEEM logs. NaN if the run never diverged or SEEM never
+    crossed ``tau`` before it did (then the warning failed: callers count that as a miss).
+    """
+    if diverged_step is None:
+        return float("nan")
+    steps = np.asarray(steps)
+    hit = np.flatnonzero((np.asarray(seem_norm) > tau) & (steps <= diverged_step))
+    return float(diverged_step - steps[hit[0]]) if hit.size else float("nan")
+
+
+def loglog_slope(eta: np.ndarray, err: np.ndarray) -> float:
+    """Slope of ``log err`` against ``log eta`` (Theorem 1: the relative error is O(η), slope 1)."""
+    return fit_line(np.log(np.asarray(eta, float)), np.log(np.asarray(err, float))).slope
+
+
+def crash_summary(
+    steps: np.ndarray, u_norm: np.ndarray, crash_step: int | None, *, p: float = 1.0, tie: float = 1e-4
+) -> dict:
+    """Everything the crash notebooks report for one run (``steps, u_norm: (T,)``, one log per
+    step from 0), as plain numbers: the pre-registered prediction (``window``, ``r2``,
+    ``predicted``, ``rel_error``), the best exponent and whether ``p`` is best within ``tie``
+    in R² (``p_best``, ``p_ok``, ``r2_by_p``), and the paper's post-hoc window (``posthoc_*``).
+    NaN where a quantity does not exist (no crash, no window).
+    """
+    nan = float("nan")
+    out = dict(crash=crash_step, window=None, r2=nan, slope=nan, intercept=nan, predicted=nan, rel_error=nan,
+               p_best=nan, p_ok=False, r2_by_p={}, posthoc_window=None, posthoc_rel_error=nan,
+               posthoc_slope=nan, posthoc_intercept=nan)
+    pred = predict_crash(steps, u_norm, crash_step, p=p)
+    if pred is not None:
+        out.update(window=pred.fit.window, r2=pred.fit.r2, slope=pred.fit.slope, intercept=pred.fit.intercept,
+                   predicted=pred.predicted, rel_error=pred.rel_error)
+        p_best, r2 = best_exponent(steps, u_norm, pred.fit.window)
+        out.update(p_best=p_best, r2_by_p=r2, p_ok=bool(r2[float(p)] >= max(r2.values()) - tie))
+    window = posthoc_window(crash_step) if crash_step is not None else None
+    if window is not None:
+        post = predict_crash(steps, u_norm, crash_step, p=p, window=window)
+        out.update(posthoc_window=window, posthoc_rel_error=post.rel_error, posthoc_slope=post.fit.slope,
+                   posthoc_intercept=post.fit.intercept)
+    return out

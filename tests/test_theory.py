@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from seemlab import theory
+
+
+def singular(T=300, t_star=250.0, p=1.0, u0=1.0):
+    """‖u_t‖ = u0 (1 − t/t*)^{-1/p} until the singularity, non-finite after it: (T,)."""
+    t = np.arange(T, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = u0 * (1 - t / t_star) ** (-1.0 / p)
+    u[t >= t_star] = np.inf
+    return t.astype(int), u
+
+
+def test_exponent_of_theorem3():
+    assert theory.theorem3_exponent(2) == 1.0
+    assert theory.theorem3_exponent(3) == pytest.approx(4 / 3)
+    with pytest.raises(ValueError, match="depth"):
+        theory.theorem3_exponent(1)
+
+
+def test_fit_line_exact_and_zero_crossing():
+    t = np.arange(10.0)
+    fit = theory.fit_line(t, 2.0 - 0.1 * t)
+    assert fit.slope == pytest.approx(-0.1) and fit.r2 == pytest.approx(1.0)
+    assert fit.zero_crossing == pytest.approx(20.0)
+    assert np.isnan(theory.fit_line(t, 1 + 0.1 * t).zero_crossing)
+
+
+def test_fit_line_rejects_bad_input():
+    with pytest.raises(ValueError, match="finite"):
+        theory.fit_line(np.arange(4.0), np.array([1, 2, np.nan, 4.0]))
+    with pytest.raises(ValueError, match="length"):
+        theory.fit_line(np.arange(2.0), np.arange(2.0))
+
+
+def test_threshold_window_uses_only_the_past():
+    steps, u = singular()
+    first, last = theory.threshold_window(u, ratio=20, width=50)
+    assert last - first == 49
+    assert u[last] > 20 * u[: last + 1].min() and u[last - 1] <= 20 * u[:last].min()
+    # Changing what happens after the window cannot move it.
+    u2 = u.copy()
+    u2[last + 1 :] = 5.0
+    assert theory.threshold_window(u2) == (first, last)
+    assert theory.threshold_window(np.ones(100)) is None
+    with pytest.raises(ValueError, match="ratio"):
+        theory.threshold_window(u, ratio=0.5)
+
+
+@pytest.mark.parametrize("p", [1.0, 4 / 3])
+def test_predict_crash_on_exact_law(p):
+    steps, u = singular(p=p)
+    crash = int(np.flatnonzero(~np.isfinite(u))[0])
+    pred = theory.predict_crash(steps, u, crash, p=p)
+    assert pred.predicted == pytest.approx(250.0, rel=1e-6)
+    assert abs(pred.rel_error) < 1e-6
+    p_best, r2 = theory.best_exponent(steps, u, pred.fit.window)
+    assert p_best == pytest.approx(p) and set(r2) == set(theory.EXPONENTS)
+
+
+def test_posthoc_window_is_the_papers():
+    assert theory.posthoc_window(605) == (450, 500)
+    assert theory.posthoc_window(100) is None
+
+
+def test_crash_summary_without_crash_is_nan():
+    out = theory.crash_summary(np.arange(100), np.ones(100), None)
+    assert out["window"] is None and np.isnan(out["rel_error"]) and out["posthoc_window"] is None
+
+
+def test_alignment_and_lead_time():
+    u = np.array([3.0, 4.0])
+    assert theory.alignment(u, np.array([0.6, 0.8]) * 1j) == pytest.approx(1.0)
+    assert theory.alignment(u, np.array([0.8, -0.6])) == pytest.approx(0.0)
+    steps = np.array([0, 25, 50, 75])
+    assert theory.lead_time(steps, np.array([0, 0.01, 0.05, 0.3]), 80, tau=0.02) == 30
+    assert np.isnan(theory.lead_time(steps, np.zeros(4), 80, tau=0.02))
+    assert np.isnan(theory.lead_time(steps, np.ones(4), None, tau=0.02))
+
+
+def test_loglog_slope():
+    eta = np.array([1e-3, 1e-4, 1e-5])
+    assert theory.loglog_slope(eta, 7 * eta) == pytest.approx(1.0)
