@@ -280,12 +280,12 @@ def _gram_loop(model, X1, X2, max_elems) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- closed form
 def layer_signals(model: MLP, X: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
-    """Per-parameter-group factors whose Gram blocks sum to the NTK (closed form).
+    """Per-parameter-group factors whose Gram blocks sum to the NTK (closed form), ``X: (N, d)``.
 
-    Returns a list of pairs ``(H, D)``, each ``(N, k)`` and ``(N, m)``, meaning the group
-    contributes ``(H1 H2^T [+ 1]) ⊙ (D1 D2^T)``; see :func:`_block_gram` for the exact form.
-    Entries are tagged tuples ``(kind, H, D)`` with kind ``"linear"`` (weights and bias) or
-    ``"affine"`` (LayerNorm γ and β: H = normalized activations, D = ∂f/∂(LN output)).
+    Returns tuples ``(kind, H, D)`` with ``H: (N, k)`` and ``D: (N, m)``: kind ``"linear"`` (a
+    layer's weight and bias; H = its input, D = ∂f/∂(its output)), ``"affine"`` (LayerNorm γ and
+    β; H = normalized activations, D = ∂f/∂(LN output)) or ``"scale"`` (γ only). One forward and
+    one backward of ``f.sum()``, exact because samples do not interact; see :func:`_add_block_gram`.
     """
     X = X.detach()
     taps, h = [], X
