@@ -10,9 +10,10 @@ import argparse
 import sys
 
 from seemlab import book
+from seemlab import run_cli
 from seemlab.data import cli as data_cli
 
-COMMANDS = [book, data_cli]
+COMMANDS = [book, data_cli, run_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

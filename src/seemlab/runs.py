@@ -1,0 +1,524 @@
+"""Training runs as data: configs, a cache keyed by the full config, resume, evaluation.
+
+A :class:`RunConfig` (frozen dataclasses all the way down: dataset, seed, TD3 settings,
+diagnostics, evaluation) fully determines a run. Its SHA-256 over canonical JSON is the cache
+key; the result is one file per run, ``<cache>/runs/<key>.npz``, written atomically (temporary
+file + ``os.replace``). The cache folder is ``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache``.
+
+Runs that differ only in their seed or γ train together as one batched ensemble
+(:func:`run_many`); each still gets its own file with the same numbers (to float rounding) as a
+run alone. Training uses ``threads`` CPU threads (default ``$SEEMLAB_THREADS``, else 1: the
+matrices are small, and the book executes notebooks in parallel). A run checkpoints every ``checkpoint_every`` steps (networks, optimisers, RNG
+states, step, logs); rerunning after an interruption resumes from the checkpoint and ends with
+the same result as an uninterrupted run. A lock file per ensemble lets concurrent processes
+(the book executes notebooks in parallel) wait for a run instead of training it twice.
+
+The run groups of SPEC §0.3 (R-SEEM, R-GAMMA, R-REG) at each profile are built by
+:func:`r_seem`, :func:`r_gamma` and :func:`r_reg`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from seemlab.diagnostics import Diagnostics, DiagnosticsConfig, TD3Callback
+from seemlab.profiles import check_profile, pick
+from seemlab.rl.td3 import TD3, Sampler, TD3Config, make_agent, preset, train
+
+FORMAT = 1  # bump when the meaning of a stored result changes
+CACHE_ENV = "SEEMLAB_CACHE_DIR"
+
+
+# ============================================================================ configs
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run."""
+
+    dataset: str = "local:hopper-random-10k-v0"
+    """A seemlab.data.load spec (minari:, d4rl:, local:)."""
+    seed: int = 0
+    """Seeds the networks, minibatches, noise, probe batch and evaluation episodes."""
+    td3: TD3Config = field(default_factory=TD3Config)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    fraction: float = 1.0
+    """X% of the dataset, as a fraction in (0, 1]."""
+    normalize_states: bool = True
+    """TD3+BC state normalisation (mean/std of the dataset)."""
+    eval_episodes: int = 10
+    """Evaluation episodes in the Gymnasium env after training (0: none)."""
+
+    def replace(self, **changes) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def config_dict(cfg: RunConfig) -> dict:
+    """The config as plain JSON-able data."""
+    return dataclasses.asdict(cfg)
+
+
+def config_hash(cfg: RunConfig, device: str = "cpu") -> str:
+    """The cache key: SHA-256 of the canonical JSON of (format, config, device kind), 20 hex."""
+    text = json.dumps({"format": FORMAT, "config": config_dict(cfg), "device": torch.device(device).type},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def cache_dir() -> Path:
+    """``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache`` (else ``./_cache``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    repo = Path(__file__).resolve().parents[2]
+    return repo / "_cache" if (repo / "pyproject.toml").exists() else Path.cwd() / "_cache"
+
+
+def run_path(cfg: RunConfig, device: str = "cpu") -> Path:
+    return cache_dir() / "runs" / f"{config_hash(cfg, device)}.npz"
+
+
+# ============================================================================ results
+@dataclass
+class RunResult:
+    """A finished run: its config, the diagnostics logs and a summary.
+
+    ``logs[key]``: ``(n_logs,)`` arrays, ``logs["step"]`` the logged steps (see
+    :mod:`seemlab.diagnostics` for the keys). ``meta``: diverged_step, stopped_step, stop_reason,
+    threshold, n_params (P of Q1), eta, eval (returns, normalized score and its source), seconds.
+    ``q1_init`` / ``q1_final``: Q1 parameters by name at step 0 and at the end.
+    """
+
+    config: dict
+    logs: dict[str, np.ndarray]
+    meta: dict
+    q1_init: dict[str, np.ndarray]
+    q1_final: dict[str, np.ndarray]
+
+    @property
+    def diverged(self) -> bool:
+        return self.meta.get("diverged_step") is not None
+
+    def q1_model(self, which: str = "final", dtype: torch.dtype = torch.float32):
+        """Q1 as a :class:`seemlab.nets.MLP` with the ``"final"`` or ``"init"`` parameters."""
+        from seemlab.nets import MLP
+        from seemlab.rl.td3 import critic_kwargs
+
+        if which not in ("final", "init"):
+            raise ValueError(f"which must be 'final' or 'init', got {which!r}")
+        td3 = TD3Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.config["td3"].items()})
+        net = MLP(**critic_kwargs(td3, self.meta["in_dim"]))
+        state = self.q1_final if which == "final" else self.q1_init
+        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=False)
+        return net.to(dtype)
+
+
+def save_result(path: Path, result: RunResult) -> None:
+    """Write ``result`` atomically as one ``.npz``."""
+    arrays = {f"logs/{k}": v for k, v in result.logs.items()}
+    arrays.update({f"q1_init/{k}": v for k, v in result.q1_init.items()})
+    arrays.update({f"q1_final/{k}": v for k, v in result.q1_final.items()})
+    arrays["meta"] = np.array(json.dumps({"config": result.config, "meta": result.meta}, default=_json))
+    _atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def load_result(path: Path) -> RunResult:
+    with np.load(path, allow_pickle=False) as z:
+        head = json.loads(str(z["meta"]))
+        part = lambda p: {k[len(p):]: z[k] for k in z.files if k.startswith(p)}  # noqa: E731
+        return RunResult(head["config"], part("logs/"), head["meta"], part("q1_init/"), part("q1_final/"))
+
+
+def _json(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in run metadata")
+
+
+def _atomic(path: Path, write: Callable) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+# ============================================================================ data
+@functools.lru_cache(maxsize=8)
+def load_dataset(spec: str, fraction: float = 1.0, normalize_states: bool = True):
+    """:func:`seemlab.data.load`, generating a missing QUICK ``local:`` dataset first."""
+    from seemlab import data as sd
+
+    try:
+        return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
+    except FileNotFoundError:
+        env_id = _quick_env(spec)
+        if env_id is None:
+            raise
+    from seemlab.data import local
+    from seemlab.data.generate import RandomPolicyConfig, generate_random
+
+    name = spec.partition(":")[2]
+    with _Lock(cache_dir() / "locks" / f"data-{name}.lock"):
+        if name not in local.names():
+            generate_random(RandomPolicyConfig(env_id, 10_000, 0), name=name)
+    return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
+
+
+def _quick_env(spec: str) -> str | None:
+    """The Gymnasium id whose QUICK random dataset ``spec`` names, else None."""
+    from seemlab.data import BODIES
+    from seemlab.data.generate import default_name
+
+    for env_id in BODIES:
+        if spec == f"local:{default_name(env_id, 'random', 10_000)}":
+            return env_id
+    return None
+
+
+# ============================================================================ running
+def run(cfg: RunConfig, *, device: str = "cpu", progress: bool = False, **kwargs) -> RunResult:
+    """The cached result of ``cfg``, training it first if needed (see :func:`run_many`)."""
+    return run_many([cfg], device=device, progress=progress, **kwargs)[0]
+
+
+def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool = False,
+             ensemble: bool = True, checkpoint_every: int = 5000, refresh: bool = False,
+             threads: int | None = None) -> list[RunResult]:
+    """Results of ``cfgs`` in order; missing ones train, seeds of one config together.
+
+    Args:
+        device: "cpu", "cuda", "cuda:1", ... (resolved by the caller; part of the cache key).
+        progress: show a tqdm progress bar per training group.
+        ensemble: train runs that differ only in seed as one ensemble (False: one at a time).
+        checkpoint_every: steps between resume checkpoints.
+        refresh: retrain even when cached.
+        threads: CPU threads while training (default ``$SEEMLAB_THREADS``, else 1).
+    """
+    for cfg in cfgs:
+        _check_run(cfg)
+    todo = [c for c in dict.fromkeys(cfgs) if refresh or not run_path(c, device).exists()]
+    groups: dict[str, list[RunConfig]] = {}
+    for c in todo:
+        key = config_hash(_member_free(c), device) if ensemble else config_hash(c, device)
+        groups.setdefault(key, []).append(c)
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads or os.environ.get("SEEMLAB_THREADS", 1)))
+    try:
+        for group in groups.values():
+            train_group(group, device=device, progress=progress, checkpoint_every=checkpoint_every,
+                        refresh=refresh)
+    finally:
+        torch.set_num_threads(before)
+    return [load_result(run_path(c, device)) for c in cfgs]
+
+
+def _member_free(cfg: RunConfig) -> RunConfig:
+    """``cfg`` without what may vary inside one ensemble: the seed and γ."""
+    return cfg.replace(seed=0, td3=cfg.td3.replace(gamma=0.0))
+
+
+def _check_run(cfg: RunConfig) -> None:
+    if not isinstance(cfg, RunConfig):
+        raise ValueError(f"expected a RunConfig, got {type(cfg).__name__}")
+    if not 0 < cfg.fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {cfg.fraction!r}")
+    if cfg.eval_episodes < 0:
+        raise ValueError(f"eval_episodes must be >= 0, got {cfg.eval_episodes!r}")
+    from seemlab.data import parse_spec
+
+    parse_spec(cfg.dataset)
+
+
+def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool = False,
+                checkpoint_every: int = 5000, refresh: bool = False,
+                hook: Callable[[int], None] | None = None) -> None:
+    """Train configs that differ only in seed and γ as one ensemble, one result file per config.
+
+    ``hook(step)`` is called after each step's logging (tests use it to interrupt a run).
+    """
+    base = _member_free(cfgs[0])
+    if any(_member_free(c) != base for c in cfgs):
+        raise ValueError("train_group needs configs that differ only in their seed and gamma")
+    hashes = [config_hash(c, device) for c in cfgs]
+    key = hashlib.sha256(",".join(hashes).encode()).hexdigest()[:20]
+    locks = [_Lock(cache_dir() / "locks" / f"{h}.lock") for h in sorted(set(hashes))]  # one per run, fixed order
+    with contextlib.ExitStack() as stack:
+        for lock in locks:
+            stack.enter_context(lock)
+        todo = [c for c in cfgs if refresh or not run_path(c, device).exists()]
+        if not todo:
+            return
+        if len(todo) < len(cfgs):  # another process trained some of them meanwhile
+            key = hashlib.sha256(",".join(config_hash(c, device) for c in todo).encode()).hexdigest()[:20]
+        _train_locked(todo, device, progress, checkpoint_every, hook, cache_dir() / "checkpoints" / f"{key}.pt")
+
+
+def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path) -> None:
+    cfg, seeds, gammas = cfgs[0], [c.seed for c in cfgs], [c.td3.gamma for c in cfgs]
+    data = load_dataset(cfg.dataset, cfg.fraction, cfg.normalize_states).to(device)
+    torch.manual_seed(seeds[0])  # the global stream only feeds dropout masks
+    agent = make_agent(cfg.td3, data, seeds, device, gammas)
+    sampler = Sampler(data, seeds)
+    diags = [Diagnostics(c.diagnostics, data, c.td3.gamma, c.seed, c.td3.steps) for c in cfgs]
+    callback = TD3Callback(diags)
+    q1_init = [_q1_state(agent, s) for s in range(len(seeds))]
+    elapsed = 0.0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        agent.load_state_dict(state["agent"])
+        sampler.set_state(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        for d, s in zip(diags, state["diagnostics"]):
+            d.load_state_dict(s)
+        q1_init, elapsed = state["q1_init"], state["elapsed"]
+    start = time.perf_counter()
+
+    def step_callback(step: int, ag: TD3, metrics: dict) -> bool:
+        stop = callback(step, ag, metrics)
+        if step % checkpoint_every == 0 and not stop and step < cfg.td3.steps:
+            _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start)
+        if hook is not None:
+            hook(step)
+        return stop
+
+    step_callback.wants_info = callback.wants_info
+    bar = _progress_bar(progress, cfg, seeds, agent.step)
+    try:
+        if not all(d.stopped_step is not None for d in diags):
+            train(cfg.td3, data, seeds, device=device, callback=step_callback, agent=agent, sampler=sampler,
+                  progress=bar, gammas=gammas)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = elapsed + time.perf_counter() - start
+    for s, (c, d) in enumerate(zip(cfgs, diags)):
+        meta = {**d.summary(), "seconds_train_group": seconds, "group_seeds": seeds, "device": str(device),
+                "n_params": int(agent.critic.flat(s * agent.C).numel()), "eta": cfg.td3.critic_lr,
+                "in_dim": data.obs_dim + data.action_dim, "steps_done": agent.step, "dataset_name": data.name,
+                "eval": evaluate(agent, s, data, c.eval_episodes, c.seed)}
+        result = RunResult(config_dict(c), d.finalize(), meta, q1_init[s], _q1_state(agent, s))
+        save_result(run_path(c, device), result)
+    ckpt.unlink(missing_ok=True)
+
+
+def _q1_state(agent: TD3, s: int) -> dict[str, np.ndarray]:
+    k = s * agent.C
+    return {name: p[k].detach().cpu().numpy().copy() for name, p in zip(agent.critic.names, agent.critic.stacked)}
+
+
+def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float) -> None:
+    state = {"agent": agent.state_dict(), "sampler": sampler.state(), "torch_rng": torch.get_rng_state(),
+             "diagnostics": [d.state_dict() for d in diags], "q1_init": q1_init, "elapsed": elapsed}
+    _atomic(path, lambda f: torch.save(state, f))
+
+
+def _progress_bar(progress: bool, cfg: RunConfig, seeds, initial: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cfg.td3.steps, initial=initial, desc=f"{cfg.dataset} seeds {seeds}", unit="step",
+                mininterval=1.0)
+
+
+class _Lock:
+    """An exclusive lock file holding the owner's pid; waits while a live process holds it."""
+
+    def __init__(self, path: Path, poll: float = 0.5):
+        self.path, self.poll = path, poll
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not _alive(self.path):
+                    self.path.unlink(missing_ok=True)
+                    continue
+                time.sleep(self.poll)
+                continue
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            return self
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(path: Path) -> bool:
+    try:
+        pid = int(path.read_text() or "0")
+    except (OSError, ValueError):
+        return True  # being written right now
+    if pid <= 0:
+        return True  # being written right now
+    if pid == os.getpid():
+        return False  # left over by this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ============================================================================ evaluation
+def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
+    """Mean return of seed ``s``'s deterministic policy over ``episodes`` seeded episodes.
+
+    Episode i resets with seed ``seed + 100 + i``. The score is D4RL-normalized with the
+    dataset's reference scores, or with D4RL's constants for the task family when the dataset
+    has none (then ``source`` says that those constants were applied to Gymnasium returns).
+    """
+    if episodes == 0 or data.env_id is None:
+        return {"episodes": 0, "reason": "no evaluation" if episodes == 0 else "dataset names no env"}
+    env = _make_env(data.env_id)
+    policy = agent.policy_member(s)
+    returns = []
+    with torch.no_grad():
+        for i in range(episodes):
+            obs, _ = env.reset(seed=int(seed) + 100 + i)
+            total, done = 0.0, False
+            while not done:
+                x = data.normalize_obs(np.asarray(_flat_obs(obs), dtype=np.float32)).unsqueeze(0)
+                obs, r, term, trunc, _ = env.step(policy(x)[0].cpu().numpy())
+                total, done = total + float(r), term or trunc
+            returns.append(total)
+    env.close()
+    score = _score(returns, data)
+    return {"episodes": episodes, "returns": returns, "mean_return": score.raw, "normalized": score.normalized,
+            "source": score.source}
+
+
+def _flat_obs(obs):
+    if isinstance(obs, dict):  # AntMaze proxy: observation ⊕ desired_goal
+        from seemlab.data.minari_source import flat_state
+
+        return flat_state(obs)
+    return obs
+
+
+def _make_env(env_id: str):
+    from seemlab.data import BODIES
+
+    if env_id in BODIES:
+        from seemlab.data.generate import make_env
+
+        return make_env(env_id)
+    import gymnasium as gym
+
+    return gym.make(env_id)
+
+
+def _score(returns, data):
+    from seemlab.data.scores import d4rl_reference
+
+    if data.reference is not None:
+        return data.score(returns)
+    try:
+        ref = d4rl_reference(data.env_id)
+    except ValueError:
+        return data.score(returns)
+    ref = dataclasses.replace(ref, source=f"{ref.source}, applied to {data.env_id} returns (not comparable "
+                                          f"with D4RL v2 scores)")
+    return data.score(returns, ref)
+
+
+# ============================================================================ run groups (SPEC §0.3)
+DATASETS = {
+    "hopper": dict(smoke="local:hopper-random-10k-v0", quick="local:hopper-random-10k-v0",
+                   full="minari:mujoco/hopper/medium-v0"),
+    "walker2d": dict(smoke="local:walker2d-random-10k-v0", quick="local:walker2d-random-10k-v0",
+                     full="minari:mujoco/walker2d/medium-expert-v0"),
+    "halfcheetah": dict(smoke="local:halfcheetah-random-10k-v0", quick="local:halfcheetah-random-10k-v0",
+                        full="minari:mujoco/halfcheetah/medium-v0"),
+}
+"""Per task and profile: QUICK random-policy data; FULL the paper's tasks (SPEC Ambiguity 18)."""
+
+
+def dataset_for(task: str, profile: str) -> str:
+    check_profile(profile)
+    if task not in DATASETS:
+        raise ValueError(f"unknown task {task!r}; allowed values: {', '.join(DATASETS)}")
+    return DATASETS[task][profile]
+
+
+def seem_td3(profile: str) -> TD3Config:
+    """R-SEEM's TD3: no EMA (τ = 1), BC weight 0, α = 2.5, Adam 3e-4, γ 0.99 (SPEC §0.3).
+
+    QUICK: critic width 64, policy and target updates every step, 10k steps. FULL: the authors'
+    code, width 256, policy_freq 2, 1M steps. SMOKE: a few hundred steps of tiny networks.
+    """
+    base = dict(tau=1.0, bc_weight=0.0, alpha=2.5, gamma=0.99)
+    return preset("td3_bc", **base,
+                  steps=pick(profile, None, smoke=200, quick=10_000, full=1_000_000),
+                  critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                  actor_width=pick(profile, None, smoke=32, quick=256, full=256),
+                  batch_size=pick(profile, None, smoke=64, quick=256, full=256),
+                  policy_freq=pick(profile, None, smoke=1, quick=1, full=2))
+
+
+def seem_diagnostics(profile: str) -> DiagnosticsConfig:
+    """QUICK: M = 256, every 50 steps to 2k then every 500; FULL: M = 2560, every 10k."""
+    return DiagnosticsConfig(
+        probe_size=pick(profile, None, smoke=32, quick=256, full=2560),
+        every=pick(profile, None, smoke=50, quick=500, full=10_000),
+        dense_every=pick(profile, None, smoke=25, quick=50, full=2000),
+        dense_until=pick(profile, None, smoke=100, quick=2000, full=50_000),
+        scale="full" if profile == "full" else "quick",
+    )
+
+
+def r_seem(task: str, seed: int, profile: str, **td3_changes) -> RunConfig:
+    """An R-SEEM run (SPEC §0.3) of ``task`` ("hopper", "walker2d", "halfcheetah")."""
+    td3 = seem_td3(profile)
+    return RunConfig(dataset=dataset_for(task, profile), seed=seed,
+                     td3=td3.replace(**td3_changes) if td3_changes else td3,
+                     diagnostics=seem_diagnostics(profile),
+                     eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+GAMMAS = {"smoke": (0.0, 0.99), "quick": (0.0, 0.5, 0.8, 0.9, 0.95, 0.99),
+          "full": (0.99, 0.95, 0.93, 0.929, 0.928, 0.927, 0.926, 0.925, 0.92, 0.0)}
+
+
+def r_gamma(profile: str, seed: int = 0, task: str | None = None) -> list[RunConfig]:
+    """R-GAMMA: R-SEEM over the γ grid (QUICK Hopper, FULL walker2d-medium-expert)."""
+    task = task or ("walker2d" if profile == "full" else "hopper")
+    return [r_seem(task, seed, profile, gamma=g) for g in GAMMAS[profile]]
+
+
+REG_ARMS = {
+    "none": {},
+    "LN": dict(critic_norm="layer"),
+    "WN": dict(out_weight_norm=True),
+    "BN": dict(critic_norm="batch"),
+    "dropout": dict(dropout=0.1),
+    "WD": dict(weight_decay=1e-2),
+    "BC": dict(bc_weight=1.0),
+}
+"""Fig 6 arms with SPEC Ambiguity 21's choices (flagged as ours): LN before ReLU on all hidden
+layers with affine; WN on the output layer; BN before ReLU in train mode for both passes;
+dropout 0.1 active in both passes; AdamW decoupled wd 1e-2; BC = TD3+BC α = 2.5."""
+
+
+def r_reg(profile: str, seed: int = 0, arms: Sequence[str] | None = None) -> dict[str, RunConfig]:
+    """R-REG: the Fig 6 arms on Walker2d (the "none" arm is the R-SEEM Walker2d run)."""
+    arms = list(arms or REG_ARMS)
+    bad = [a for a in arms if a not in REG_ARMS]
+    if bad:
+        raise ValueError(f"unknown arms {bad}; allowed values: {', '.join(REG_ARMS)}")
+    return {a: r_seem("walker2d", seed, profile, **REG_ARMS[a]) for a in arms}

@@ -1,0 +1,27 @@
+"""`seemlab run`: argument parsing and bad input (no training)."""
+
+import pytest
+
+from seemlab import cli, run_cli
+
+
+def test_parse_sets_reads_literals_and_text():
+    assert run_cli.parse_sets(["gamma=0.9", "critic_norm=layer", "norm_layers=(0,)"]) == {
+        "gamma": 0.9, "critic_norm": "layer", "norm_layers": (0,)}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        run_cli.parse_sets(["learning_rate=1"])
+
+
+@pytest.mark.parametrize("bad", ["tau=2", "critic_norm=group", "critic_lr=-1", "algorithm=sac"])
+def test_bad_settings_fail_before_training_with_one_line(bad, capsys):
+    assert cli.main(["run", "--profile", "smoke", "--set", bad, "--no-progress"]) == 2
+    assert "seemlab run: error:" in capsys.readouterr().err
+
+
+def test_groups_build_their_configs():
+    parser = cli.argparse.ArgumentParser()
+    run_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["run", "--group", "r-gamma", "--profile", "quick", "--set", "critic_width=32"])
+    cfgs = run_cli.build_configs(args)
+    assert [c.td3.gamma for c in cfgs] == [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
+    assert all(c.td3.critic_width == 32 for c in cfgs)

@@ -1,0 +1,98 @@
+"""seemlab.runs: config hashing, the cache, determinism, resume after a kill, ensembles."""
+
+import numpy as np
+import pytest
+
+from seemlab import runs
+from seemlab.diagnostics import DiagnosticsConfig
+from seemlab.rl.td3 import preset
+from synthetic import tiny_dataset
+
+TD3 = preset("td3_bc", steps=30, batch_size=8, critic_width=8, actor_width=8, tau=1.0, bc_weight=0.0)
+DIAG = DiagnosticsConfig(probe_size=12, every=10, dense_every=5, dense_until=10)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
+    return tmp_path / "cache"
+
+
+def cfg(seed=0, **td3):
+    return runs.RunConfig(dataset="local:synthetic", seed=seed, td3=TD3.replace(**td3), diagnostics=DIAG,
+                          eval_episodes=0)
+
+
+def assert_same_logs(a, b):
+    assert a.logs.keys() == b.logs.keys()
+    for k in a.logs:
+        np.testing.assert_array_equal(a.logs[k], b.logs[k], err_msg=k)
+
+
+def test_hash_is_stable_and_sensitive_to_every_field():
+    assert runs.config_hash(cfg()) == runs.config_hash(cfg())
+    assert runs.config_hash(cfg()) != runs.config_hash(cfg(seed=1))
+    assert runs.config_hash(cfg()) != runs.config_hash(cfg(gamma=0.9))
+    assert runs.config_hash(cfg()) != runs.config_hash(cfg(), device="cuda")
+
+
+def test_run_is_cached_and_the_same_seed_gives_identical_logs(cache):
+    first = runs.run(cfg())
+    path = runs.run_path(cfg())
+    assert path.exists() and list(first.logs["step"]) == [0, 5, 10, 20, 30]
+    stamp = path.stat().st_mtime_ns
+    assert runs.run(cfg()).logs.keys() == first.logs.keys() and path.stat().st_mtime_ns == stamp
+    again = runs.run(cfg(), refresh=True)
+    assert_same_logs(first, again)
+    assert first.q1_model().in_dim == 6 and first.meta["n_params"] > 0
+
+
+def test_killed_run_resumes_to_identical_results(cache):
+    reference = runs.run(cfg(seed=2))
+    runs.run_path(cfg(seed=2)).unlink()
+
+    def kill(step):
+        if step == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runs.train_group([cfg(seed=2)], checkpoint_every=10, hook=kill)
+    assert not runs.run_path(cfg(seed=2)).exists()
+    assert list((cache / "checkpoints").glob("*.pt")), "a checkpoint must survive the kill"
+    resumed = runs.run(cfg(seed=2))
+    assert_same_logs(reference, resumed)
+    for k in reference.q1_final:
+        np.testing.assert_array_equal(reference.q1_final[k], resumed.q1_final[k])
+    assert not list((cache / "checkpoints").glob("*.pt"))
+
+
+def test_ensemble_of_seeds_and_gammas_matches_single_runs(cache):
+    group = [cfg(seed=0), cfg(seed=1), cfg(seed=1, gamma=0.5)]
+    together = runs.run_many(group)
+    for c, res in zip(group, together):
+        alone = runs.run(c, refresh=True)
+        np.testing.assert_allclose(res.logs["q_data"], alone.logs["q_data"], rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(res.logs["param_norm"], alone.logs["param_norm"], rtol=1e-4)
+    assert together[0].meta["group_seeds"] == [0, 1, 1]
+
+
+def test_bad_run_config_raises(cache):
+    with pytest.raises(ValueError, match="fraction"):
+        runs.run(cfg().replace(fraction=0.0))
+    with pytest.raises(ValueError, match="data source"):
+        runs.run(cfg().replace(dataset="hopper"))
+    with pytest.raises(ValueError, match="tau"):
+        cfg(tau=2.0)
+
+
+def test_run_groups_at_every_profile():
+    for profile in ("smoke", "quick", "full"):
+        assert len(runs.r_gamma(profile)) == len(runs.GAMMAS[profile])
+        assert set(runs.r_reg(profile)) == set(runs.REG_ARMS)
+    quick = runs.r_seem("hopper", 0, "quick")
+    assert quick.td3.tau == 1.0 and quick.td3.bc_weight == 0 and quick.td3.critic_width == 64
+    assert runs.r_reg("quick")["none"] == runs.r_seem("walker2d", 0, "quick")
+    assert runs.r_gamma("quick")[-1] == quick
+    with pytest.raises(ValueError, match="arms"):
+        runs.r_reg("quick", arms=["LN", "GN"])
