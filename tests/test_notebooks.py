@@ -38,6 +38,12 @@ def test_notebook_runs_at_smoke(name, tmp_path, claims_dir, monkeypatch):
     )
     for entry in claims.load(claims_dir / claims.CLAIMS_FILE):
         assert entry["profile"] == "smoke" and entry["notebook"] == name
+    executed = json.loads((tmp_path / f"{name}.ipynb").read_text())
+    for cell in executed["cells"]:
+        if "figure" in cell["metadata"].get("mystnb", {}):
+            # A second output (an Axes repr, a second image) would give the book a duplicate figure name.
+            kinds = [o["output_type"] for o in cell.get("outputs", []) if o["output_type"] != "stream"]
+            assert kinds == ["display_data"], f"figure cell {cell['metadata']['mystnb']['figure']['name']}: {kinds}"
 
 
 def test_bad_profile_fails_with_one_line_naming_allowed_values(tmp_path, claims_dir):
