@@ -118,3 +118,19 @@ def test_bad_inputs_raise_before_computing():
         seem_from_a(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"\(N, N\)"):
         a_matrix(np.zeros((2, 2)), np.zeros((3, 3)), 0.5)
+
+
+def test_batchnorm_blocks_are_separate_batches():
+    """With BatchNorm in train mode, G(X*, X) and G(X, X) come from X* and X as their own batches."""
+    from seemlab.nets import MLP
+    from seemlab.ntk import gram
+    from seemlab.seem import gram_blocks
+
+    torch.manual_seed(0)
+    model = MLP(3, depth=1, width=8, norm="batch", seed=0, dtype=torch.float64)
+    X, X_star = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    G_star_x, G_xx = gram_blocks(model, X, X_star)
+    torch.testing.assert_close(G_xx, gram(model, X))
+    torch.testing.assert_close(G_star_x, gram(model, X_star, X))
+    stacked = gram(model, torch.cat([X_star, X]), X)
+    assert not torch.allclose(stacked[6:], G_xx)  # mixing the batches would change G(X, X)

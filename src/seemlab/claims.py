@@ -99,15 +99,15 @@ def check(
 
 
 def load(path: Path | str | None = None) -> list[dict]:
-    """All records in ``path`` (default: :func:`claims_dir`), the last one per claim id kept."""
+    """All records in ``path`` (default: :func:`claims_dir`), the last one per claim id and profile."""
     path = Path(path) if path else claims_dir() / CLAIMS_FILE
     if not path.exists():
         return []
-    latest: dict[str, dict] = {}
+    latest: dict[tuple[str, str], dict] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             entry = json.loads(line)
-            latest[entry["claim_id"]] = entry
+            latest[entry["claim_id"], entry["profile"]] = entry
     return list(latest.values())
 
 

@@ -41,8 +41,7 @@ import torch
 from torch import nn
 
 from seemlab.nets import n_params
-from seemlab.ntk import gram
-from seemlab.seem import seem_from_grams
+from seemlab.seem import gram_blocks, seem_from_grams
 from seemlab.theory import fit_line
 
 SCALES = ("quick", "full")
@@ -182,10 +181,9 @@ class Diagnostics:
         }
 
     def _seem(self, q1: nn.Module, X: torch.Tensor, X_star: torch.Tensor, P: int) -> dict[str, float]:
-        M = len(X)
-        G = gram(q1, torch.cat([X_star, X]), X)
-        res = seem_from_grams(G[:M], G[M:], self.gamma, n_params=P, method=self.cfg.eig_method)
-        self._G = G[M:].detach().float().cpu()
+        G_star_x, G_xx = gram_blocks(q1, X, X_star)
+        res = seem_from_grams(G_star_x, G_xx, self.gamma, n_params=P, method=self.cfg.eig_method)
+        self._G = G_xx.detach().float().cpu()
         return {"seem_raw": res.raw, "seem_norm": res.normalized, "seem_code": res.code,
                 "seem_imag": float(res.eigenvalue.imag), "a_fro": res.fro}
 

@@ -178,7 +178,9 @@ def _single_fn(model: nn.Module) -> Callable:
     return f
 
 
-def _batch_coupled(model: nn.Module) -> bool:
+def batch_coupled(model: nn.Module) -> bool:
+    """Whether the model's output for one sample depends on the rest of its batch (BatchNorm in
+    train mode); Gram rows are then Jacobians of ``f`` over the whole batch they come in."""
     return any(isinstance(m, _BatchNorm) and m.training for m in model.modules())
 
 
@@ -186,7 +188,7 @@ def _jac_chunks(model: nn.Module, X: torch.Tensor, max_elems: int):
     """Yield per-sample gradient rows ``(n_chunk, P)`` covering ``X`` in order."""
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
     buffers = {k: v.clone() for k, v in model.named_buffers()}
-    if _batch_coupled(model):
+    if batch_coupled(model):
         def f_batch(p, b):
             return functional_call(model, {**p, **b}, (X,)).reshape(-1)
 
@@ -209,7 +211,7 @@ def _gram_from_jac(model, X1, X2, max_elems, jac_chunks) -> torch.Tensor:
     """Assemble G from row chunks of Z(X1)^T and Z(X2)^T, keeping Z(X2)^T whole if it fits."""
     same = X2 is None
     X2 = X1 if same else X2
-    if _batch_coupled(model):  # one batch each: the Jacobian of f(X) for the whole batch
+    if batch_coupled(model):  # one batch each: the Jacobian of f(X) for the whole batch
         J1 = torch.cat(list(jac_chunks(model, X1, max_elems)))
         J2 = J1 if same else torch.cat(list(jac_chunks(model, X2, max_elems)))
         return J1 @ J2.T
@@ -241,7 +243,7 @@ def _loop_chunks(model: nn.Module, X: torch.Tensor, max_elems: int):
     """One backward per sample (the authors' method). Batch-coupled models: rows of J of f(X)."""
     params = [p for p in model.parameters() if p.requires_grad]
     P = sum(p.numel() for p in params)
-    coupled = _batch_coupled(model)
+    coupled = batch_coupled(model)
     rows = len(X) if coupled else max(1, max_elems // max(P, 1))
     for Xc in _row_chunks(X, rows):
         with _frozen_buffers(model):

@@ -23,7 +23,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 from torch import nn
 
 from seemlab.nets import n_params
-from seemlab.ntk import check_inputs, gram
+from seemlab.ntk import batch_coupled, check_inputs, gram
 
 EIG_METHODS = ("auto", "dense", "krylov")
 DENSE_MAX = 256
@@ -96,9 +96,21 @@ def seem(
     check_inputs(model, X, X_star)
     if X.shape != X_star.shape:
         raise ValueError(f"X and X_star must have the same shape; got {tuple(X.shape)} and {tuple(X_star.shape)}")
-    G = gram(model, torch.cat([X_star, X]), X, method=gram_method)
-    A = a_matrix(G[: len(X)], G[len(X) :], gamma)
+    A = a_matrix(*gram_blocks(model, X, X_star, gram_method=gram_method), gamma)
     return seem_from_a(A, n_params=n_params(model), method=method)
+
+
+def gram_blocks(model: nn.Module, X: torch.Tensor, X_star: torch.Tensor, *, gram_method: str = "auto"):
+    """``(G(X*, X), G(X, X))``, both ``(N, N)``.
+
+    One Gram call on the stacked rows ``[X*; X]``, except for a batch-coupled model (BatchNorm in
+    train mode), whose blocks are taken on ``X*`` and ``X`` as separate batches, as a trainer
+    evaluates them; stacking them would mix the two batches' statistics.
+    """
+    if batch_coupled(model):
+        return gram(model, X_star, X, method=gram_method), gram(model, X, method=gram_method)
+    G = gram(model, torch.cat([X_star, X]), X, method=gram_method)
+    return G[: len(X)], G[len(X) :]
 
 
 def seem_from_grams(G_star_x, G_xx, gamma: float, *, n_params: int = 0, method: str = "auto") -> SEEMResult:

@@ -79,9 +79,11 @@ def read_card(folder: Path) -> dict[str, Any]:
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> Path:
-    """Write ``card`` as stable, sorted JSON."""
+    """Write ``card`` as stable, sorted JSON, atomically (a reader never sees half a card)."""
     path = folder / CARD
-    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
     return path
 
 
