@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/ntk_seem.py
+	$(BIN)/python benchmarks/ntk_seem.py --threads 2 --reps-large 3 --out benchmarks/results/ntk_seem_cpu.md
 
 clean:
 	rm -rf _build book/_executed
