@@ -76,6 +76,8 @@ def test_g1_helpers():
     assert np.all(np.abs(vals) <= 1)
     assert analytic.positive_slope([1e-1, 1e-2], [1e-1, 1e-2]) == pytest.approx(1.0)
     assert np.isnan(analytic.positive_slope([1e-1, 1e-2], [1e-1, -1.0]))
+    # the fit is theory's log-log line, on the finite values only
+    assert analytic.positive_slope([1e-3, 1e-2, 1e-1], [2e-6, 2e-4, np.inf]) == pytest.approx(2.0)
 
 
 def test_weight_bias_ratio_and_float64_copy():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seemlab.nets import MLP, NORMS, PsiLayerNorm, WNLinear, n_params
+from seemlab.nets import MLP, NORMS, EnsembleMLP, PsiLayerNorm, WNLinear, n_params
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -78,3 +78,45 @@ def test_dtype():
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLP(3, depth=2, width=kwargs.pop("width", 8), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(norm="none"), dict(norm="layer"), dict(norm="layer", norm_position="after", affine=False),
+    dict(norm="psi"), dict(norm="batch"), dict(norm="weight"), dict(out_weight_norm=True),
+    dict(norm="layer", norm_layers=(1,)),
+])
+def test_ensemble_member_matches_a_standalone_mlp(kwargs):
+    net = EnsembleMLP.seeded(dict(in_dim=5, depth=2, width=8, **kwargs), seeds=[0, 1, 2])
+    x = torch.randn(3, 7, 5, generator=torch.Generator().manual_seed(0))
+    y = net(x)
+    assert y.shape == (3, 7)
+    for k in range(3):
+        torch.testing.assert_close(y[k], net.member(k)(x[k]), rtol=1e-5, atol=1e-5)
+    assert not torch.equal(y[0], y[1]), "members must be initialised differently"
+
+
+def test_ensemble_layout_round_trips_to_mlp_layout():
+    members = [MLP(5, depth=2, width=8, norm="weight", out_weight_norm=True, seed=s) for s in (0, 1)]
+    net = EnsembleMLP(members)
+    for k, m in enumerate(members):
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(net.member_state(k)[name], p.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(net.flat(k), torch.cat([p.detach().reshape(-1) for p in m.parameters()]))
+
+
+def test_ensemble_dropout_masks_do_not_depend_on_the_mates():
+    kwargs = dict(in_dim=5, depth=2, width=16, dropout=0.5)
+    alone = EnsembleMLP.seeded(kwargs, seeds=[7])
+    together = EnsembleMLP.seeded(kwargs, seeds=[3, 7, 9])
+    x = torch.randn(3, 11, 5, generator=torch.Generator().manual_seed(0))
+    for _ in range(3):  # the streams stay aligned over calls
+        torch.testing.assert_close(together(x)[1], alone(x[1:2])[0])
+    assert not torch.equal(together(x)[1], together(x)[1]), "fresh masks on every call"
+    together.eval()
+    torch.testing.assert_close(together(x)[1], together.member(1).eval()(x[1]))
+
+
+def test_dropout_ensemble_needs_a_seed_per_member():
+    with pytest.raises(ValueError, match="dropout_seeds"):
+        EnsembleMLP([MLP(5, depth=1, width=4, dropout=0.1, seed=s) for s in (0, 1)])
+

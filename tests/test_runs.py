@@ -1,9 +1,13 @@
 """seemlab.runs: config hashing, the cache, determinism, resume after a kill, ensembles."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from seemlab import runs
+from seemlab.data import local
+from seemlab.data.generate import RandomPolicyConfig, generate_random
 from seemlab.diagnostics import DiagnosticsConfig
 from seemlab.rl.td3 import preset
 from synthetic import tiny_dataset
@@ -13,9 +17,15 @@ DIAG = DiagnosticsConfig(probe_size=12, every=10, dense_every=5, dense_until=10)
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
+def synthetic(monkeypatch):
+    """``local:synthetic`` is the in-memory tiny dataset, with a fixed content identity."""
     monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
+    monkeypatch.setattr(runs, "dataset_id", lambda spec: f"content of {spec}")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch, synthetic):
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
@@ -30,11 +40,22 @@ def assert_same_logs(a, b):
         np.testing.assert_array_equal(a.logs[k], b.logs[k], err_msg=k)
 
 
-def test_hash_is_stable_and_sensitive_to_every_field():
+def test_hash_is_stable_and_sensitive_to_every_field(synthetic):
     assert runs.config_hash(cfg()) == runs.config_hash(cfg())
     assert runs.config_hash(cfg()) != runs.config_hash(cfg(seed=1))
     assert runs.config_hash(cfg()) != runs.config_hash(cfg(gamma=0.9))
     assert runs.config_hash(cfg()) != runs.config_hash(cfg(), device="cuda")
+
+
+def test_hash_changes_when_a_dataset_is_regenerated_under_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEEMLAB_DATA_DIR", str(tmp_path / "data"))
+    c = cfg().replace(dataset="local:tiny-v0")
+    generate_random(RandomPolicyConfig("Hopper-v5", 20, 0), name="tiny-v0")
+    key = runs.config_hash(c)
+    assert runs.config_hash(c) == key
+    shutil.rmtree(local.resolve("tiny-v0"))
+    generate_random(RandomPolicyConfig("Hopper-v5", 20, 1), name="tiny-v0")
+    assert runs.config_hash(c) != key
 
 
 def test_run_is_cached_and_the_same_seed_gives_identical_logs(cache):

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -32,7 +34,12 @@ def test_fit_line_rejects_bad_input():
     with pytest.raises(ValueError, match="finite"):
         theory.fit_line(np.arange(4.0), np.array([1, 2, np.nan, 4.0]))
     with pytest.raises(ValueError, match="length"):
-        theory.fit_line(np.arange(2.0), np.arange(2.0))
+        theory.fit_line(np.arange(1.0), np.arange(1.0))
+
+
+def test_fit_line_through_two_points_is_exact():
+    fit = theory.fit_line(np.array([1.0, 3.0]), np.array([2.0, 8.0]))
+    assert fit.slope == pytest.approx(3.0) and fit.intercept == pytest.approx(-1.0) and fit.r2 == pytest.approx(1.0)
 
 
 def test_threshold_window_uses_only_the_past():
@@ -83,3 +90,32 @@ def test_alignment_and_lead_time():
 def test_loglog_slope():
     eta = np.array([1e-3, 1e-4, 1e-5])
     assert theory.loglog_slope(eta, 7 * eta) == pytest.approx(1.0)
+
+
+def test_t0_rule_and_window():
+    logs = {"step": np.arange(0, 1000, 100.0),
+            "ntk_sim": np.array([.1, .5, .96, .97, .94, .96, .99, .99, 1, 1]),
+            "action_sim": np.ones(10)}
+    assert theory.t0_step(logs) == 500
+    logs["action_sim"][-1] = 0.5
+    assert theory.t0_step(logs) is None
+
+
+def test_growth_fit_recovers_theorem4_exponents():
+    t = np.arange(1000, 10001, 500.0)
+    eta, P = 3e-4, 5000
+    norm = eta * math.sqrt(P) * (t - 200)
+    logs = {"step": t, "param_norm": norm, "q_abs": norm ** 3, "seem_raw": 7 * norm ** 4}
+    fit = theory.growth_fit(logs, 1000, eta, P)
+    assert fit.norm_r2 == pytest.approx(1) and fit.slope_ratio == pytest.approx(1)
+    assert fit.t_off == pytest.approx(200) and fit.q_vs_t_offset == pytest.approx(3)
+    assert fit.q_vs_norm == pytest.approx(3) and fit.seem_vs_norm == pytest.approx(4)
+    assert fit.seem_vs_q == pytest.approx(4 / 3)
+
+
+def test_sync_check_finds_simultaneous_jumps():
+    steps = np.arange(0, 2000, 50.0)
+    jump = steps >= 600
+    logs = {"step": steps, "seem_norm": np.where(jump, 0.7, 0.01), "q_data": np.where(jump, 1e4, 1.0)}
+    sync = theory.sync_check(logs)
+    assert sync.t_seem == sync.t_q == 600 and sync.gap_in_intervals == 0 and sync.interval == 50

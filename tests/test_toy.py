@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from seemlab import theory, toy
+from seemlab.nets import EnsembleMLP
 from seemlab.toy import nav
 
 
@@ -37,9 +38,9 @@ def test_stacked_forward_equals_mlp(depth, layernorm):
             for name, p in net.named_parameters():
                 if "norm" in name:
                     p.add_(0.1 * torch.randn_like(p))
-    P = {name: torch.stack(ps) for name, *ps in nav._named(nets)}
     x = torch.randn(2, 5, 4, dtype=torch.float64)
-    out = nav.stacked_q(P, x, depth=depth, layernorm=layernorm)
+    with torch.no_grad():
+        out = EnsembleMLP(nets)(x)
     with torch.no_grad():
         ref = torch.stack([net(x[i]) for i, net in enumerate(nets)])
     assert out.shape == (2, 5) and torch.allclose(out, ref)

@@ -17,6 +17,7 @@ from torch import nn
 from seemlab.nets import MLP
 from seemlab.ntk import gram, jacobian
 from seemlab.seem import seem, seem_from_a
+from seemlab.theory import loglog_slope
 
 
 # ----------------------------------------------------------------------------- Props 1 and 2
@@ -206,12 +207,12 @@ def seem_vs_perturbation(model, X, Delta, eps_list, gamma: float = 0.99) -> np.n
 
 
 def positive_slope(eps_list, values, floor: float = 1e-6) -> float:
-    """Log-log slope of the values above ``floor`` against ε (NaN if fewer than two)."""
+    """Log-log slope of the finite values above ``floor`` against ε > 0 (NaN if fewer than two)."""
     eps, vals = np.asarray(eps_list, float), np.asarray(values, float)
-    keep = (vals > floor) & (eps > 0)
+    keep = (vals > floor) & (eps > 0) & np.isfinite(vals) & np.isfinite(eps)
     if keep.sum() < 2:
         return float("nan")
-    return float(np.polyfit(np.log(eps[keep]), np.log(vals[keep]), 1)[0])
+    return loglog_slope(eps[keep], vals[keep])
 
 
 def tabular_seem(n_states: int, n: int, gamma: float = 0.99, *, dtype=torch.float64):

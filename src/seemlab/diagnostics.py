@@ -19,15 +19,15 @@ similarities against the last log T: ``ntk_sim`` = cos(vec G_t, vec G_T), ``ntk_
 ``param_sim`` = cos(θ_t, θ_T). Then the stored matrices are dropped.
 
 Divergence (SPEC §0.1): mean |Q1(s, a)| over the probe above ``100·max(r_max, 1)/(1 − γ)``
-(``scale="quick"``) or ``1e6`` (``"full"``), or anything non-finite. The first such log is
+with r_max the largest |reward| of the dataset (``scale="quick"``) or ``1e6`` (``"full"``), or anything non-finite. The first such log is
 ``diverged_step``; the run stops cleanly at the first non-finite log (``stop_on="nonfinite"``,
 default: the growth after divergence is what Theorem 4 studies), at divergence
 (``"divergence"``) or never.
 
 Any trainer can use it: call :meth:`Diagnostics.log` with a scalar critic module and a policy
 function whenever :meth:`Diagnostics.wants` says so. :class:`TD3Callback` wires it into
-:func:`seemlab.rl.td3.train`. The second half of the module analyses finished logs (t0, the
-SEEM/Q synchronisation, the Theorem 4 fits).
+:func:`seemlab.rl.td3.train`. The analyses of finished logs (t0, the SEEM/Q synchronisation,
+the Theorem 4 fits) live in :mod:`seemlab.theory`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seemlab.nets import n_params
 from seemlab.seem import gram_blocks, seem_from_grams
-from seemlab.theory import fit_line
 
 SCALES = ("quick", "full")
 STOP_ON = ("nonfinite", "divergence", "never")
@@ -89,10 +87,20 @@ class DiagnosticsConfig:
 
 
 def divergence_threshold(scale: str, gamma: float, r_max: float) -> float:
-    """SPEC §0.1: ``1e6`` (full) or ``100·max(r_max, 1)/(1 − γ)`` (quick; γ = 1 gives ∞)."""
+    """SPEC §0.1: ``1e6`` (full) or ``100·max(r_max, 1)/(1 − γ)`` (quick; γ = 1 gives ∞).
+
+    ``r_max``: the largest |reward| of the dataset (see :func:`reward_scale`).
+    """
     if scale == "full":
         return FULL_THRESHOLD
     return math.inf if gamma >= 1 else 100.0 * max(float(r_max), 1.0) / (1.0 - gamma)
+
+
+def reward_scale(rewards: torch.Tensor) -> float:
+    """SPEC §0.1's r_max, read as max |r|: the threshold bounds |Q|, whose scale is
+    max |r|/(1 − γ) whatever the sign; the signed maximum would put negative-reward data
+    on the floor of 1 and flag a healthy Q as diverged."""
+    return float(rewards.abs().max())
 
 
 def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -126,7 +134,7 @@ class Diagnostics:
         g = torch.Generator().manual_seed(int(seed) * 7_368_787 + 11)
         idx = torch.randperm(len(data), generator=g)[: min(cfg.probe_size, len(data))].to(data.device)
         self.s, self.a, self.s2 = data.observations[idx], data.actions[idx], data.next_observations[idx]
-        self.threshold = divergence_threshold(cfg.scale, gamma, float(data.rewards.max()))
+        self.threshold = divergence_threshold(cfg.scale, gamma, reward_scale(data.rewards))
         a_max = torch.maximum(data.action_low.abs(), data.action_high.abs()).to(data.device)
         self.a_max, self.corner = a_max, float(a_max.norm())
         self.records: list[dict[str, float]] = []
@@ -257,136 +265,3 @@ class TD3Callback:
                 extra = {k: float(agent.info[k][s]) for k in self.INFO_KEYS if k in agent.info}
                 diag.log(step, agent.q1_member(s), agent.policy_member(s), extra)
         return all(d.stopped_step is not None for d in self.diagnostics)
-
-
-# ============================================================================ log analysis
-def final_mean(logs: dict[str, np.ndarray], key: str, frac: float = 0.2) -> float:
-    """Mean of ``logs[key]`` over the last ``frac`` of the logs (at least one)."""
-    v = np.asarray(logs[key], dtype=np.float64)
-    k = max(1, int(round(frac * len(v))))
-    return float(np.mean(v[-k:])) if len(v) else float("nan")
-
-
-def t0_step(logs: dict[str, np.ndarray], thr: float = 0.95) -> float | None:
-    """SPEC §0.1 t0: the first log with NTK and action similarity ≥ ``thr`` there and after it."""
-    ok = (np.asarray(logs["ntk_sim"]) >= thr) & (np.asarray(logs["action_sim"]) >= thr)
-    if not ok.size or not ok[-1]:
-        return None
-    bad = np.flatnonzero(~ok)
-    first = 0 if bad.size == 0 else int(bad[-1]) + 1
-    return float(logs["step"][first])
-
-
-def after(logs: dict[str, np.ndarray], key: str, t: float) -> np.ndarray:
-    """``logs[key]`` at logged steps ≥ t."""
-    return np.asarray(logs[key])[np.asarray(logs["step"]) >= t]
-
-
-@dataclass(frozen=True)
-class SyncCheck:
-    """Fig 3 middle/right: first log of the SEEM surge t_S, of the Q rise t_Q, and their gap."""
-
-    t_seem: float
-    t_q: float
-    interval: float
-    gap_in_intervals: float
-    spearman: float
-
-
-def sync_check(logs: dict[str, np.ndarray]) -> SyncCheck:
-    """t_S: first log with seem_norm > ½·max; t_Q: first log with q_data > 10× the median of the
-    first 5 % of logs; the gap in units of the logging interval at the later of the two."""
-    from scipy.stats import spearmanr
-
-    steps, s, q = (np.asarray(logs[k], dtype=np.float64) for k in ("step", "seem_norm", "q_data"))
-    head = q[: max(1, int(math.ceil(0.05 * len(q))))]
-    iS = np.flatnonzero(s > 0.5 * np.nanmax(s))
-    iQ = np.flatnonzero(q > 10 * abs(np.median(head)))
-    if not (iS.size and iQ.size):
-        return SyncCheck(math.nan, math.nan, math.nan, math.inf, math.nan)
-    a, b = int(iS[0]), int(iQ[0])
-    k = max(a, b)
-    interval = steps[k] - steps[k - 1] if k > 0 else steps[1] - steps[0]
-    rho = spearmanr(s, np.log(np.abs(q) + 1e-12)).statistic
-    return SyncCheck(steps[a], steps[b], float(interval), abs(steps[a] - steps[b]) / interval, float(rho))
-
-
-@dataclass(frozen=True)
-class GrowthFit:
-    """Theorem 4 on the window [t0, T] (Fig 4): the checks 1–4 and the SEEM-vs-norm slope."""
-
-    t0: float
-    norm_r2: float
-    slope_ratio: float
-    """fitted d‖θ‖/dt over η√P."""
-    t_off: float
-    """t-axis intercept of the norm line."""
-    q_vs_norm: float
-    """slope of log|Q| vs log‖θ‖ (≈ L = 3)."""
-    q_vs_t_offset: float
-    """slope of log|Q| vs log(t − t_off) (≈ 3)."""
-    q_vs_t_raw: float
-    """slope of log|Q| vs log t over [T/2, T] (reported)."""
-    seem_vs_norm: float
-    """slope of log SEEM_raw vs log‖θ‖ (≈ 2(L − 1) = 4)."""
-    seem_vs_q: float
-    """slope of log SEEM_raw vs log|Q| (≈ 4/3)."""
-
-
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    keep = np.isfinite(x) & np.isfinite(y)
-    return fit_line(x[keep], y[keep]).slope if keep.sum() >= 3 else math.nan
-
-
-def growth_fit(logs: dict[str, np.ndarray], t0: float, eta: float, n_params: int) -> GrowthFit:
-    """Fit ‖θ_t‖ linearly on logs t ≥ t0 and the log-log slopes of |Q| and SEEM_raw."""
-    t, norm, q = (after(logs, k, t0).astype(np.float64) for k in ("step", "param_norm", "q_abs"))
-    seem = after(logs, "seem_raw", t0).astype(np.float64)
-    line = fit_line(t, norm)
-    t_off = -line.intercept / line.slope if line.slope else math.nan
-    log_q, log_n = np.log(np.abs(q)), np.log(norm)
-    pos = seem > 0
-    half = t >= t[-1] / 2
-    return GrowthFit(
-        t0=float(t0), norm_r2=line.r2, slope_ratio=line.slope / (eta * math.sqrt(n_params)), t_off=t_off,
-        q_vs_norm=_slope(log_n, log_q),
-        q_vs_t_offset=_slope(np.log(np.where(t > t_off, t - t_off, np.nan)), log_q),
-        q_vs_t_raw=_slope(np.log(t[half]), log_q[half]),
-        seem_vs_norm=_slope(log_n[pos], np.log(seem[pos])),
-        seem_vs_q=_slope(log_q[pos], np.log(seem[pos])),
-    )
-
-
-def steady_state(logs: dict[str, np.ndarray], eta: float, n_params: int) -> dict[str, float]:
-    """Figs 1/16/17, Assumption 2, App. C.1 summary of one run's logs (NaN where t0 is missing).
-
-    t0 and t0/T; minima over logs t ≥ t0 of the NTK, normalized-NTK and action similarity; the
-    minimum parameter similarity over t ≥ max(t0, 0.2·T); the ‖θ‖ line's R² and slope/(η√P).
-    """
-    T = float(logs["step"][-1])
-    t0 = t0_step(logs)
-    out = {"T": T, "t0": math.nan if t0 is None else t0, "t0_frac": math.nan if t0 is None else t0 / T}
-    if t0 is None:
-        return {**out, **{k: math.nan for k in ("ntk_min", "ntk_norm_min", "action_min", "param_min",
-                                                 "norm_r2", "slope_ratio")}}
-    fit = fit_line(after(logs, "step", t0), after(logs, "param_norm", t0)) if len(after(logs, "step", t0)) >= 3 else None
-    return {**out, "ntk_min": float(after(logs, "ntk_sim", t0).min()),
-            "ntk_norm_min": float(after(logs, "ntk_sim_normalized", t0).min()),
-            "action_min": float(after(logs, "action_sim", t0).min()),
-            "param_min": float(after(logs, "param_sim", max(t0, 0.2 * T)).min()),
-            "norm_r2": fit.r2 if fit else math.nan,
-            "slope_ratio": fit.slope / (eta * math.sqrt(n_params)) if fit else math.nan}
-
-
-def regularizer_summary(logs: dict[str, np.ndarray]) -> dict[str, float]:
-    """Fig 6 per arm: final-window (last 20 % of logs) SEEM_raw, normalized SEEM, |Q| and
-    ‖π(s) − a‖; the coefficient of variation of Q over the last half; the trend (slope per
-    1000 steps) of the normalized SEEM over the last half."""
-    n = len(logs["step"])
-    half = slice(n // 2, None)
-    q = np.asarray(logs["q_data"])[half]
-    t, s = np.asarray(logs["step"])[half], np.asarray(logs["seem_norm"])[half]
-    return {"seem_raw": final_mean(logs, "seem_raw"), "seem_norm": final_mean(logs, "seem_norm"),
-            "q_abs": final_mean(logs, "q_abs"), "pi_data_dist": final_mean(logs, "pi_data_dist"),
-            "q_cv": float(np.std(q) / (abs(np.mean(q)) + 1e-12)),
-            "seem_trend": _slope(t / 1000.0, s) if len(t) >= 3 else math.nan}

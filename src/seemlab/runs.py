@@ -1,7 +1,8 @@
 """Training runs as data: configs, a cache keyed by the full config, resume, evaluation.
 
 A :class:`RunConfig` (frozen dataclasses all the way down: dataset, seed, TD3 settings,
-diagnostics, evaluation) fully determines a run. Its SHA-256 over canonical JSON is the cache
+diagnostics, evaluation) fully determines a run, given the dataset's content. Its SHA-256 over
+canonical JSON, with that content's identity (:func:`seemlab.data.content_id`), is the cache
 key; the result is one file per run, ``<cache>/runs/<key>.npz``, written atomically (temporary
 file + ``os.replace``). The cache folder is ``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache``.
 
@@ -24,7 +25,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -38,7 +38,7 @@ from seemlab.diagnostics import Diagnostics, DiagnosticsConfig, TD3Callback
 from seemlab.profiles import check_profile, pick
 from seemlab.rl.td3 import TD3, Sampler, TD3Config, make_agent, preset, train
 
-FORMAT = 1  # bump when the meaning of a stored result changes
+FORMAT = 2  # bump when the meaning of a stored result changes (2: the divergence threshold uses max |r|)
 CACHE_ENV = "SEEMLAB_CACHE_DIR"
 
 
@@ -70,9 +70,11 @@ def config_dict(cfg: RunConfig) -> dict:
 
 
 def config_hash(cfg: RunConfig, device: str = "cpu") -> str:
-    """The cache key: SHA-256 of the canonical JSON of (format, config, device kind), 20 hex."""
-    text = json.dumps({"format": FORMAT, "config": config_dict(cfg), "device": torch.device(device).type},
-                      sort_keys=True, separators=(",", ":"))
+    """The cache key: SHA-256 of the canonical JSON of (format, config, dataset content, device
+    kind), 20 hex. The content is in it because a dataset regenerated under the same name must
+    not reuse the runs of the old data."""
+    text = json.dumps({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset),
+                       "device": torch.device(device).type}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -159,20 +161,33 @@ def load_dataset(spec: str, fraction: float = 1.0, normalize_states: bool = True
     """:func:`seemlab.data.load`, generating a missing QUICK ``local:`` dataset first."""
     from seemlab import data as sd
 
-    try:
-        return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
-    except FileNotFoundError:
-        env_id = _quick_env(spec)
-        if env_id is None:
-            raise
+    _generate_if_missing(spec)
+    return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
+
+
+def dataset_id(spec: str) -> str:
+    """:func:`seemlab.data.content_id`, generating a missing QUICK ``local:`` dataset first
+    (generation is seeded: the same data, hence the same key, every time)."""
+    from seemlab import data as sd
+
+    _generate_if_missing(spec)
+    return sd.content_id(spec)
+
+
+def _generate_if_missing(spec: str) -> None:
+    """Generate the QUICK random dataset ``spec`` names when it is not on disk yet."""
+    env_id = _quick_env(spec)
+    if env_id is None:
+        return
     from seemlab.data import local
     from seemlab.data.generate import RandomPolicyConfig, generate_random
 
     name = spec.partition(":")[2]
+    if name in local.names():
+        return
     with _Lock(cache_dir() / "locks" / f"data-{name}.lock"):
-        if name not in local.names():
+        if name not in local.names():  # another process may have made it while we waited
             generate_random(RandomPolicyConfig(env_id, 10_000, 0), name=name)
-    return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
 
 
 def _quick_env(spec: str) -> str | None:
@@ -313,8 +328,7 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path) ->
 
 
 def _q1_state(agent: TD3, s: int) -> dict[str, np.ndarray]:
-    k = s * agent.C
-    return {name: p[k].detach().cpu().numpy().copy() for name, p in zip(agent.critic.names, agent.critic.stacked)}
+    return {name: p.cpu().numpy().copy() for name, p in agent.critic.member_state(s * agent.C).items()}
 
 
 def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float) -> None:

@@ -1,4 +1,6 @@
-"""Fits that turn the theorems into predictions (Theorem 3, Sec 3.2 of the paper).
+"""Fits that turn the theorems into predictions (Theorem 3, Sec 3.2 of the paper), and the
+post-hoc analyses of :class:`seemlab.diagnostics.Diagnostics` logs (t0, the SEEM/Q
+synchronisation, the Theorem 4 growth fits, the steady-state and regularizer summaries).
 
 Conventions: a trajectory is logged once per step, ``steps: (T,)`` and ``u_norm: (T,)`` with
 ``u_norm[t] = ‖u_t‖₂``, the TD-error norm before the update of step ``steps[t]``. The crash step
@@ -7,10 +9,14 @@ is the first step whose ‖u‖ (or a parameter) is non-finite; it is never used
 Theorem 3 (iii) gives ``‖u_t‖ = O((1 − C'ληt)^{−L/(2L−2)})``: ``‖u_t‖^{−p}`` with
 ``p = (2L−2)/L`` is linear in t and reaches zero at the singular step (p = 1 for L = 2,
 p = 4/3 for L = 3).
+
+Diagnostics logs are a dict of ``(n_logs,)`` arrays keyed as :mod:`seemlab.diagnostics` records
+them, ``logs["step"]`` the logged steps.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +69,15 @@ class CrashPrediction:
 
 
 def fit_line(t: np.ndarray, y: np.ndarray, window: tuple[int, int] | None = None) -> LineFit:
-    """Least-squares line through ``(t, y)``, both ``(n,)`` with n ≥ 3, all finite.
+    """Least-squares line through ``(t, y)``, both ``(n,)`` with n ≥ 2, all finite.
 
-    ``window`` only labels the fit (default: indices ``(0, n − 1)``).
+    Two points give the line through them exactly (R² = 1). ``window`` only labels the fit
+    (default: indices ``(0, n − 1)``).
     """
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if t.shape != y.shape or t.ndim != 1 or t.size < 3:
-        raise ValueError(f"t and y must be equal 1-D arrays of length >= 3; got {t.shape}, {y.shape}")
+    if t.shape != y.shape or t.ndim != 1 or t.size < 2:
+        raise ValueError(f"t and y must be equal 1-D arrays of length >= 2; got {t.shape}, {y.shape}")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
         raise ValueError("fit_line needs finite values; cut the window before the crash")
     slope, intercept = np.polyfit(t, y, 1)
@@ -179,7 +186,8 @@ def lead_time(steps: np.ndarray, seem_norm: np.ndarray, diverged_step: int | Non
 
 
 def loglog_slope(eta: np.ndarray, err: np.ndarray) -> float:
-    """Slope of ``log err`` against ``log eta`` (Theorem 1: the relative error is O(η), slope 1)."""
+    """Slope of ``log err`` against ``log eta``, both ``(n,)`` positive, n ≥ 2 (Theorem 1: the
+    relative error is O(η), slope 1)."""
     return fit_line(np.log(np.asarray(eta, float)), np.log(np.asarray(err, float))).slope
 
 
@@ -208,3 +216,136 @@ def crash_summary(
         out.update(posthoc_window=window, posthoc_rel_error=post.rel_error, posthoc_slope=post.fit.slope,
                    posthoc_intercept=post.fit.intercept)
     return out
+
+
+# ============================================================================ logs of a Diagnostics run
+def final_mean(logs: dict[str, np.ndarray], key: str, frac: float = 0.2) -> float:
+    """Mean of ``logs[key]`` over the last ``frac`` of the logs (at least one)."""
+    v = np.asarray(logs[key], dtype=np.float64)
+    k = max(1, int(round(frac * len(v))))
+    return float(np.mean(v[-k:])) if len(v) else float("nan")
+
+
+def t0_step(logs: dict[str, np.ndarray], thr: float = 0.95) -> float | None:
+    """SPEC §0.1 t0: the first log with NTK and action similarity ≥ ``thr`` there and after it."""
+    ok = (np.asarray(logs["ntk_sim"]) >= thr) & (np.asarray(logs["action_sim"]) >= thr)
+    if not ok.size or not ok[-1]:
+        return None
+    bad = np.flatnonzero(~ok)
+    first = 0 if bad.size == 0 else int(bad[-1]) + 1
+    return float(logs["step"][first])
+
+
+def after(logs: dict[str, np.ndarray], key: str, t: float) -> np.ndarray:
+    """``logs[key]`` at logged steps ≥ t."""
+    return np.asarray(logs[key])[np.asarray(logs["step"]) >= t]
+
+
+@dataclass(frozen=True)
+class SyncCheck:
+    """Fig 3 middle/right: first log of the SEEM surge t_S, of the Q rise t_Q, and their gap."""
+
+    t_seem: float
+    t_q: float
+    interval: float
+    gap_in_intervals: float
+    spearman: float
+
+
+def sync_check(logs: dict[str, np.ndarray]) -> SyncCheck:
+    """t_S: first log with seem_norm > ½·max; t_Q: first log with q_data > 10× the median of the
+    first 5 % of logs; the gap in units of the logging interval at the later of the two."""
+    from scipy.stats import spearmanr
+
+    steps, s, q = (np.asarray(logs[k], dtype=np.float64) for k in ("step", "seem_norm", "q_data"))
+    head = q[: max(1, int(math.ceil(0.05 * len(q))))]
+    iS = np.flatnonzero(s > 0.5 * np.nanmax(s))
+    iQ = np.flatnonzero(q > 10 * abs(np.median(head)))
+    if not (iS.size and iQ.size):
+        return SyncCheck(math.nan, math.nan, math.nan, math.inf, math.nan)
+    a, b = int(iS[0]), int(iQ[0])
+    k = max(a, b)
+    interval = steps[k] - steps[k - 1] if k > 0 else steps[1] - steps[0]
+    rho = spearmanr(s, np.log(np.abs(q) + 1e-12)).statistic
+    return SyncCheck(steps[a], steps[b], float(interval), abs(steps[a] - steps[b]) / interval, float(rho))
+
+
+@dataclass(frozen=True)
+class GrowthFit:
+    """Theorem 4 on the window [t0, T] (Fig 4): the checks 1–4 and the SEEM-vs-norm slope."""
+
+    t0: float
+    norm_r2: float
+    slope_ratio: float
+    """fitted d‖θ‖/dt over η√P."""
+    t_off: float
+    """t-axis intercept of the norm line."""
+    q_vs_norm: float
+    """slope of log|Q| vs log‖θ‖ (≈ L = 3)."""
+    q_vs_t_offset: float
+    """slope of log|Q| vs log(t − t_off) (≈ 3)."""
+    q_vs_t_raw: float
+    """slope of log|Q| vs log t over [T/2, T] (reported)."""
+    seem_vs_norm: float
+    """slope of log SEEM_raw vs log‖θ‖ (≈ 2(L − 1) = 4)."""
+    seem_vs_q: float
+    """slope of log SEEM_raw vs log|Q| (≈ 4/3)."""
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    keep = np.isfinite(x) & np.isfinite(y)
+    return fit_line(x[keep], y[keep]).slope if keep.sum() >= 3 else math.nan
+
+
+def growth_fit(logs: dict[str, np.ndarray], t0: float, eta: float, n_params: int) -> GrowthFit:
+    """Fit ‖θ_t‖ linearly on logs t ≥ t0 and the log-log slopes of |Q| and SEEM_raw."""
+    t, norm, q = (after(logs, k, t0).astype(np.float64) for k in ("step", "param_norm", "q_abs"))
+    seem = after(logs, "seem_raw", t0).astype(np.float64)
+    line = fit_line(t, norm)
+    t_off = -line.intercept / line.slope if line.slope else math.nan
+    log_q, log_n = np.log(np.abs(q)), np.log(norm)
+    pos = seem > 0
+    half = t >= t[-1] / 2
+    return GrowthFit(
+        t0=float(t0), norm_r2=line.r2, slope_ratio=line.slope / (eta * math.sqrt(n_params)), t_off=t_off,
+        q_vs_norm=_slope(log_n, log_q),
+        q_vs_t_offset=_slope(np.log(np.where(t > t_off, t - t_off, np.nan)), log_q),
+        q_vs_t_raw=_slope(np.log(t[half]), log_q[half]),
+        seem_vs_norm=_slope(log_n[pos], np.log(seem[pos])),
+        seem_vs_q=_slope(log_q[pos], np.log(seem[pos])),
+    )
+
+
+def steady_state(logs: dict[str, np.ndarray], eta: float, n_params: int) -> dict[str, float]:
+    """Figs 1/16/17, Assumption 2, App. C.1 summary of one run's logs (NaN where t0 is missing).
+
+    t0 and t0/T; minima over logs t ≥ t0 of the NTK, normalized-NTK and action similarity; the
+    minimum parameter similarity over t ≥ max(t0, 0.2·T); the ‖θ‖ line's R² and slope/(η√P).
+    """
+    T = float(logs["step"][-1])
+    t0 = t0_step(logs)
+    out = {"T": T, "t0": math.nan if t0 is None else t0, "t0_frac": math.nan if t0 is None else t0 / T}
+    if t0 is None:
+        return {**out, **{k: math.nan for k in ("ntk_min", "ntk_norm_min", "action_min", "param_min",
+                                                 "norm_r2", "slope_ratio")}}
+    fit = fit_line(after(logs, "step", t0), after(logs, "param_norm", t0)) if len(after(logs, "step", t0)) >= 3 else None
+    return {**out, "ntk_min": float(after(logs, "ntk_sim", t0).min()),
+            "ntk_norm_min": float(after(logs, "ntk_sim_normalized", t0).min()),
+            "action_min": float(after(logs, "action_sim", t0).min()),
+            "param_min": float(after(logs, "param_sim", max(t0, 0.2 * T)).min()),
+            "norm_r2": fit.r2 if fit else math.nan,
+            "slope_ratio": fit.slope / (eta * math.sqrt(n_params)) if fit else math.nan}
+
+
+def regularizer_summary(logs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Fig 6 per arm: final-window (last 20 % of logs) SEEM_raw, normalized SEEM, |Q| and
+    ‖π(s) − a‖; the coefficient of variation of Q over the last half; the trend (slope per
+    1000 steps) of the normalized SEEM over the last half."""
+    n = len(logs["step"])
+    half = slice(n // 2, None)
+    q = np.asarray(logs["q_data"])[half]
+    t, s = np.asarray(logs["step"])[half], np.asarray(logs["seem_norm"])[half]
+    return {"seem_raw": final_mean(logs, "seem_raw"), "seem_norm": final_mean(logs, "seem_norm"),
+            "q_abs": final_mean(logs, "q_abs"), "pi_data_dist": final_mean(logs, "pi_data_dist"),
+            "q_cv": float(np.std(q) / (abs(np.mean(q)) + 1e-12)),
+            "seem_trend": _slope(t / 1000.0, s) if len(t) >= 3 else math.nan}

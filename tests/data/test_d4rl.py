@@ -2,7 +2,7 @@ import h5py
 import numpy as np
 import pytest
 
-from seemlab.data import DataNotFoundError, load
+from seemlab.data import DataNotFoundError, content_id, load
 
 
 def write_d4rl(path, n=40, d_s=3, d_a=2, seed=0, nan=False, drop=None):
@@ -90,3 +90,18 @@ def test_unknown_task_family(tmp_path):
     write_d4rl(path)
     with pytest.raises(ValueError, match="task family"):
         load(f"d4rl:{path}")
+
+
+def test_content_id_follows_the_file_not_its_name(tmp_path):
+    path = tmp_path / "walker2d-medium-v2.hdf5"
+    write_d4rl(path, seed=1)
+    first = content_id(f"d4rl:{path}")
+    assert content_id(f"d4rl:{path}") == first
+    write_d4rl(path, seed=3)  # same name, other transitions
+    assert content_id(f"d4rl:{path}") != first
+    write_d4rl(tmp_path / "walker2d-expert-v2.hdf5", seed=2)
+    both = content_id(f"d4rl:{tmp_path / 'walker2d-medium-expert-v2.hdf5'}")
+    assert both.split("+") == [content_id(f"d4rl:{path}"), content_id(f"d4rl:{tmp_path / 'walker2d-expert-v2.hdf5'}")]
+    with pytest.raises(DataNotFoundError):
+        content_id(f"d4rl:{tmp_path / 'hopper-medium-v2.hdf5'}")
+    assert content_id("minari:mujoco/hopper/medium-v0") == "minari:mujoco/hopper/medium-v0"

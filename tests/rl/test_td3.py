@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seemlab.rl import td3
-from seemlab.rl.td3 import EnsembleMLP, TD3Config, preset, train
+from seemlab.rl.td3 import TD3Config, preset, train
 from synthetic import tiny_dataset
 
 TINY = dict(steps=12, batch_size=8, critic_width=8, actor_width=8)
@@ -37,21 +37,6 @@ def test_dataset_without_action_bounds_is_rejected():
     data = tiny_dataset(action_low=None, action_high=None)
     with pytest.raises(ValueError, match="action bounds"):
         train(preset("td3_bc", **TINY), data)
-
-
-@pytest.mark.parametrize("kwargs", [
-    dict(norm="none"), dict(norm="layer"), dict(norm="layer", norm_position="after", affine=False),
-    dict(norm="psi"), dict(norm="batch"), dict(norm="weight"), dict(out_weight_norm=True),
-    dict(norm="layer", norm_layers=(1,)),
-])
-def test_ensemble_member_matches_a_standalone_mlp(kwargs):
-    net = EnsembleMLP(dict(in_dim=5, depth=2, width=8, **kwargs), seeds=[0, 1, 2])
-    x = torch.randn(3, 7, 5, generator=torch.Generator().manual_seed(0))
-    y = net(x)
-    assert y.shape == (3, 7)
-    for k in range(3):
-        torch.testing.assert_close(y[k], net.member(k)(x[k]), rtol=1e-5, atol=1e-5)
-    assert not torch.equal(y[0], y[1]), "members must be initialised differently"
 
 
 def test_one_update_returns_floats_and_moves_the_weights():

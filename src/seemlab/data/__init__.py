@@ -13,10 +13,14 @@ Specs (SPEC §0.2):
 
 X% subsets (SPEC Ambiguity 27) are uniform over transitions, one per (dataset, X) from a SHA-256
 seed, so every algorithm and training seed sees the same subset.
+
+:func:`content_id` names what a spec holds without loading it (the run cache keys on it).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +33,7 @@ _LAZY = {"TransitionDataset": "dataset", "Batch": "dataset", "RawTransitions": "
          "ReferenceScores": "scores", "Score": "scores", "d4rl_reference": "scores",
          "normalized_score": "scores"}
 
-__all__ = ["load", "load_raw", "parse_spec", "TransitionDataset", "Batch", "RawTransitions",
+__all__ = ["load", "load_raw", "parse_spec", "content_id", "TransitionDataset", "Batch", "RawTransitions",
            "DataNotFoundError", "ReferenceScores", "Score", "d4rl_reference",
            "normalized_score", "SOURCES", "BODIES"]
 
@@ -93,14 +97,69 @@ def load_raw(spec: str) -> tuple[RawTransitions, str]:
     return reader(rest)
 
 
+def content_id(spec: str) -> str:
+    """A stable identity of the transitions ``spec`` holds, without loading them.
+
+    - ``local:``: the content sha256 its data card records
+      (:func:`seemlab.data.dataset.content_sha256`); for a folder without a card, the sha256 of
+      its files.
+    - ``d4rl:``: the sha256 of the file.
+    - ``minari:``: the spec itself. Hub releases never change under a versioned id, and a run's
+      cache key must not need a download.
+
+    A medium-expert dataset built from its two parts gets both parts' identities.
+
+    Raises:
+        DataNotFoundError: a missing local dataset or D4RL file.
+    """
+    source, rest = parse_spec(spec)
+    if source == "minari":
+        return spec
+    if source == "local":
+        return "+".join(_local_id(n) for n in _parts(rest, _local_exists))
+    path = Path(rest).expanduser()
+    return "+".join(_d4rl_id(Path(p)) for p in _parts(str(path), lambda p: Path(p).is_file()))
+
+
+def _local_id(name: str) -> str:
+    from seemlab.data.local import file_sha256s, read_card, resolve
+
+    folder = resolve(name)
+    return read_card(folder).get("sha256") or hashlib.sha256(repr(file_sha256s(folder)).encode()).hexdigest()
+
+
+def _d4rl_id(path: Path) -> str:
+    from seemlab.data.dataset import DataNotFoundError
+
+    if not path.is_file():
+        raise DataNotFoundError(f"D4RL file not found: {path}")
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file's bytes. Size and mtime are in the memo key so that a rewritten file is
+    hashed again; a D4RL file is hundreds of MB and the run cache asks for it per config."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _parts(name: str, exists) -> list[str]:
+    """``[name]`` when it exists or is no medium-expert name, else its medium and expert parts."""
+    if exists(name) or _ME not in name:
+        return [name]
+    head, tail = name.rsplit(_ME, 1)
+    return [f"{head}{part}{tail}" for part in _PARTS]
+
+
 def _medium_expert(name: str, exists, read, source: str) -> RawTransitions:
     """``read(name)`` when ``exists(name)``; else medium ⊕ expert for a medium-expert name."""
     from seemlab.data.dataset import DataNotFoundError, concat
 
-    if exists(name) or _ME not in name:
+    parts = _parts(name, exists)
+    if parts == [name]:
         return read(name)
-    head, tail = name.rsplit(_ME, 1)
-    parts = [f"{head}{part}{tail}" for part in _PARTS]
     missing = [p for p in parts if not exists(p)]
     if missing and source != "minari":
         raise DataNotFoundError(f"{name} not found, nor its parts {missing}")
@@ -124,11 +183,14 @@ def _d4rl(path_text: str) -> tuple[RawTransitions, str]:
 def _local(name: str) -> tuple[RawTransitions, str]:
     from seemlab.data.local import load_local, resolve
 
-    def exists(n: str) -> bool:
-        try:
-            return resolve(n).is_dir()
-        except FileNotFoundError:
-            return False
+    raw = _medium_expert(name, _local_exists, load_local, "local")
+    return raw, f"local:{resolve(name).name}" if _local_exists(name) else f"local:{name}"
 
-    raw = _medium_expert(name, exists, load_local, "local")
-    return raw, f"local:{resolve(name).name}" if exists(name) else f"local:{name}"
+
+def _local_exists(name: str) -> bool:
+    from seemlab.data.local import resolve
+
+    try:
+        return resolve(name).is_dir()
+    except FileNotFoundError:
+        return False

@@ -15,7 +15,7 @@ network, so no copy is kept.
 
 K seeds train together: every network is an :class:`EnsembleMLP`, K independently initialised
 copies of one :class:`seemlab.nets.MLP` evaluated with batched matrix products. Seeds never mix:
-each has its own initialisation, minibatch stream and noise stream, so seed s gives the same
+each has its own initialisation, minibatch, noise and dropout streams, so seed s gives the same
 numbers alone or in an ensemble (to float rounding). Shapes: S seeds, C critics per seed (2, or
 1 without double-Q), B batch, d_s / d_a state and action sizes; ensemble inputs are (K, B, d).
 
@@ -32,9 +32,8 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from seemlab.nets import MLP, NORMS, POSITIONS, PsiLayerNorm, WNLinear
+from seemlab.nets import MLP, NORMS, POSITIONS, EnsembleMLP
 
 ALGORITHMS = ("td3", "td3_bc", "ddpg")
 OPTIMIZERS = ("adam", "sgd")
@@ -179,116 +178,51 @@ def actor_kwargs(cfg: TD3Config, obs_dim: int, act_dim: int) -> dict:
                 out_activation="tanh")
 
 
-class EnsembleMLP(nn.Module):
-    """K copies of one :class:`seemlab.nets.MLP` with parameters stacked on a leading K axis.
-
-    ``forward(x: (K, B, d)) -> (K, B)`` for scalar nets, ``(K, B, out)`` otherwise; member k
-    computes exactly what ``member(k)`` computes on ``x[k]`` (batch norms use the statistics of
-    the member's own batch, i.e. train mode). Linear layers run as one ``baddbmm`` for all K.
-    """
-
-    def __init__(self, kwargs: dict, seeds: Sequence[int]):
-        super().__init__()
-        members = [MLP(**kwargs, seed=int(s)) for s in seeds]
-        self.kwargs, self.K = dict(kwargs), len(members)
-        self.__dict__["template"] = members[0].requires_grad_(False)  # structure only, not a submodule
-        self.names = [n for n, _ in self.template.named_parameters()]
-        self.stacked = nn.ParameterList(
-            nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach() for m in members]))
-            for n in self.names)
-        prefix = {m: name + "." for name, m in self.template.named_modules()}
-        # The layers in evaluation order, identities dropped; resolved once, not per call.
-        mods = [m for b in self.template.blocks for m in (b.linear, b.norm_before, b.act, b.norm_after, b.dropout)]
-        self._plan = [(m, prefix[m]) for m in mods + [self.template.out] if not isinstance(m, nn.Identity)]
-
-    def params(self, members: slice | None = None, detach: bool = False) -> dict[str, torch.Tensor]:
-        out = {}
-        for name, p in zip(self.names, self.stacked):
-            p = p if members is None else p[members]
-            out[name] = p.detach() if detach else p
-        return out
-
-    def forward(self, x: torch.Tensor, members: slice | None = None, detach: bool = False) -> torch.Tensor:
-        p = self.params(members, detach)
-        h = x
-        for module, pre in self._plan:
-            h = self._layer(module, pre, p, h)
-        t = self.template
-        if t.out_activation == "tanh":
-            h = torch.tanh(h)
-        return h.squeeze(-1) if t.out_dim == 1 else h
-
-    def _layer(self, module: nn.Module, pre: str, p: dict, h: torch.Tensor) -> torch.Tensor:
-        if type(module) is nn.Linear:
-            return torch.baddbmm(p[pre + "bias"].unsqueeze(1), h, p[pre + "weight"].transpose(1, 2))
-        if type(module) is nn.ReLU:
-            return torch.relu(h)
-        if isinstance(module, nn.Dropout):
-            return module(h) if self.training else h
-        if isinstance(module, WNLinear):
-            v, g = p[pre + "v"], p[pre + "g"]
-            w = g.unsqueeze(-1) * v / v.norm(dim=2, keepdim=True)
-            return torch.baddbmm(p[pre + "bias"].unsqueeze(1), h, w.transpose(1, 2))
-        if isinstance(module, nn.Linear):
-            return torch.baddbmm(p[pre + "bias"].unsqueeze(1), h, p[pre + "weight"].transpose(1, 2))
-        if isinstance(module, PsiLayerNorm):
-            return F.layer_norm(h, (module.dim,), None, None, 0.0)
-        if isinstance(module, nn.LayerNorm):
-            h = F.layer_norm(h, module.normalized_shape, None, None, module.eps)
-            return _affine(h, p, pre) if module.elementwise_affine else h
-        if isinstance(module, nn.BatchNorm1d):
-            h = (h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + module.eps)
-            return _affine(h, p, pre) if module.affine else h
-        if not any(True for _ in module.parameters()):  # an element-wise activation
-            return module(h)
-        raise ValueError(f"EnsembleMLP cannot batch a {type(module).__name__}")
-
-    def member(self, k: int) -> MLP:
-        """A standalone copy of member k (an ordinary MLP, parameters copied, same device)."""
-        net = copy.deepcopy(self.template)
-        with torch.no_grad():
-            for name, p in zip(self.names, self.stacked):
-                net.get_parameter(name).copy_(p[k])
-        return net.to(self.stacked[0].device).requires_grad_(True)
-
-    def flat(self, k: int) -> torch.Tensor:
-        """Member k's parameters flattened, ``(P,)``, in ``named_parameters`` order."""
-        return torch.cat([p[k].detach().reshape(-1) for p in self.stacked])
-
-
-def _affine(h: torch.Tensor, p: dict, pre: str) -> torch.Tensor:
-    return h * p[pre + "weight"].unsqueeze(1) + p[pre + "bias"].unsqueeze(1)
-
-
 class FusedAdam(torch.optim.Adam):
     """``torch.optim.Adam(fused=True)`` (AdamW when ``decoupled``) with the kernel called directly.
 
     Same state, state_dict and arithmetic as torch's fused Adam (a test checks bit equality); the
-    per-step Python bookkeeping of the generic optimizer, which dominates at small widths, is
-    skipped. No amsgrad, no maximize, no grad scaling.
+    per-step Python bookkeeping of the generic optimizer (hooks, state lookups, list building),
+    which dominates at small widths, is done once and cached. Every parameter must receive a
+    gradient at every step. No amsgrad, no maximize, no grad scaling.
     """
 
     def __init__(self, params, lr: float, betas: tuple[float, float], weight_decay: float = 0.0,
                  decoupled: bool = False):
         super().__init__(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True,
                          decoupled_weight_decay=decoupled)
+        self._buffers: list[tuple] | None = None
+
+    def _state_lists(self) -> list[tuple]:
+        """Per group: (params, exp_avg, exp_avg_sq, step) lists, creating the state on first use."""
+        if self._buffers is None:
+            self._buffers = []
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if not self.state[p]:
+                        self.state[p].update(step=torch.zeros((), dtype=torch.float32, device=p.device),
+                                             exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                st = [self.state[p] for p in group["params"]]
+                self._buffers.append((group, list(group["params"]), *([s[k] for s in st]
+                                                                      for k in ("exp_avg", "exp_avg_sq", "step"))))
+        return self._buffers
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._buffers = None  # the state tensors were replaced
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
 
     @torch.no_grad()
     def step(self, closure=None):
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            for p in params:
-                if not self.state[p]:
-                    self.state[p].update(step=torch.zeros((), dtype=torch.float32, device=p.device),
-                                         exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
-            st = [self.state[p] for p in params]
-            steps = [s["step"] for s in st]
-            torch._foreach_add_(steps, 1)
+        for group, params, exp_avg, exp_avg_sq, steps in self._state_lists():
+            torch._foreach_add_(steps, 1.0)
             kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
-            kernel(params, [p.grad for p in params], [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st], [],
-                   steps, amsgrad=False, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
+            kernel(params, [p.grad for p in params], exp_avg, exp_avg_sq, [], steps, amsgrad=False,
+                   lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=False, grad_scale=None,
                    found_inf=None)
 
@@ -322,17 +256,19 @@ class TD3:
         gammas = [cfg.gamma] * self.S if gammas is None else [float(g) for g in gammas]
         if len(gammas) != self.S or not all(0.0 <= g <= 1.0 for g in gammas):
             raise ValueError(f"gammas must be {self.S} values in [0, 1], got {gammas}")
-        self.gammas = torch.tensor(gammas, dtype=torch.float32, device=self.device)
+        self.gammas = torch.tensor(gammas, dtype=torch.float32, device=self.device).unsqueeze(1)  # (S, 1)
         self.low = torch.as_tensor(action_low, dtype=torch.float32, device=self.device)
         self.high = torch.as_tensor(action_high, dtype=torch.float32, device=self.device)
         self.scale, self.center = (self.high - self.low) / 2, (self.high + self.low) / 2
         self.unit_box = bool((self.low == -1).all() and (self.high == 1).all())
         critic_seeds = [_member_seed(s, 1 + c) for s in self.seeds for c in range(self.C)]
-        self.critic = EnsembleMLP(critic_kwargs(cfg, obs_dim + act_dim), critic_seeds).to(self.device)
-        self.actor = EnsembleMLP(actor_kwargs(cfg, obs_dim, act_dim), [_member_seed(s, 0) for s in self.seeds])
+        self.critic = EnsembleMLP.seeded(critic_kwargs(cfg, obs_dim + act_dim), critic_seeds).to(self.device)
+        self.actor = EnsembleMLP.seeded(actor_kwargs(cfg, obs_dim, act_dim), [_member_seed(s, 0) for s in self.seeds])
         self.actor.to(self.device)
         self.alias_targets = cfg.tau == 1.0 and cfg.policy_freq == 1
         self.critic_target = self.critic if self.alias_targets else copy.deepcopy(self.critic)
+        if not self.alias_targets and cfg.dropout > 0:
+            self.critic_target.reseed_dropout([_member_seed(s, 8) for s in critic_seeds])
         self.actor_target = self.actor if self.alias_targets else copy.deepcopy(self.actor)
         self.critic_opt = make_optimizer(self.critic.parameters(), cfg, cfg.critic_lr, cfg.weight_decay)
         self.actor_opt = make_optimizer(self.actor.parameters(), cfg, cfg.actor_lr)
@@ -371,22 +307,25 @@ class TD3:
             a2 = self.act(nobs, target=True)
             if cfg.target_smoothing:
                 noise = torch.stack([torch.randn(a2.shape[1:], generator=g) for g in self.noise_gens])
-                noise = (noise * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip).to(self.device)
-                a2 = torch.clamp(a2 + noise * self.scale, self.low, self.high)
+                noise = noise.mul_(cfg.policy_noise).clamp_(-cfg.noise_clip, cfg.noise_clip).to(self.device)
+                if self.unit_box:  # scalar bounds: fewer ops on the hot path
+                    a2 = a2.add_(noise).clamp_(-1.0, 1.0)
+                else:
+                    a2 = torch.clamp(a2 + noise * self.scale, self.low, self.high)
             tq = self.q(nobs, a2, target=True)
             tq = tq.min(dim=1).values if cfg.double_q else tq[:, 0]
-            return rew + self.gammas.unsqueeze(1) * (1.0 - term) * tq
+            return rew + self.gammas * (1.0 - term) * tq
 
-    def critic_step(self, obs, act, rew, nobs, term) -> torch.Tensor:
-        """One critic update; returns the per-seed loss ``(S,)`` (detached)."""
-        y = self.td_target(rew, nobs, term)
+    def critic_step(self, obs, act, rew, nobs, term) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic update; returns the critic values ``(S, C, B)`` and targets ``(S, 1, B)``
+        it was taken on (detached). Its loss is ``L_Q`` summed over seeds."""
+        y = self.td_target(rew, nobs, term).unsqueeze(1)
         q = self.q(obs, act)
-        loss = ((q - y.unsqueeze(1)) ** 2).mean(dim=2).sum(dim=1)
+        loss = F.mse_loss(q, y.expand_as(q), reduction="sum") / q.shape[2]
         self.critic_opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        loss.backward()
         self.critic_opt.step()
-        self._q1_batch = q[:, 0].detach()
-        return loss.detach()
+        return q.detach(), y
 
     def actor_step(self, obs, act) -> torch.Tensor:
         """One actor update (critic weights frozen); returns the per-seed loss ``(S,)``."""
@@ -416,11 +355,12 @@ class TD3:
         ``self.info`` for the diagnostics.
         """
         self.step += 1
-        critic_loss = self.critic_step(obs, act, rew, nobs, term)
+        q, y = self.critic_step(obs, act, rew, nobs, term)
+        critic_loss = ((q - y) ** 2).mean(2).sum(1)  # (S,)
         if info:
             self.info["critic_grad_norm"] = _grad_norm(self.critic)[:: self.C]
             self.info["critic_loss"] = critic_loss
-            self.info["q1_batch"] = self._q1_batch.mean(1)
+            self.info["q1_batch"] = q[:, 0].mean(1)
         out = {"critic_loss": float(critic_loss.sum()) / self.S}
         if self.step % self.cfg.policy_freq == 0:
             actor_loss = self.actor_step(obs, act)
@@ -439,14 +379,19 @@ class TD3:
             "critic_target": self.critic_target.state_dict(), "actor_target": self.actor_target.state_dict(),
             "critic_opt": self.critic_opt.state_dict(), "actor_opt": self.actor_opt.state_dict(),
             "noise_gens": [g.get_state() for g in self.noise_gens], "step": self.step,
+            "dropout_gens": [g.get_state() for g in self._dropout_generators()],
         }
 
     def load_state_dict(self, state: dict) -> None:
         for name in ("critic", "actor", "critic_target", "actor_target", "critic_opt", "actor_opt"):
             getattr(self, name).load_state_dict(state[name])
-        for g, s in zip(self.noise_gens, state["noise_gens"]):
+        for g, s in zip(self.noise_gens + self._dropout_generators(), state["noise_gens"] + state["dropout_gens"]):
             g.set_state(s)
         self.step = int(state["step"])
+
+    def _dropout_generators(self) -> list[torch.Generator]:
+        own = self.critic.dropout_generators
+        return own if self.alias_targets else own + self.critic_target.dropout_generators
 
 
 def _member_seed(seed: int, role: int) -> int:
@@ -479,7 +424,8 @@ class Sampler:
     def __call__(self, batch_size: int) -> tuple[torch.Tensor, ...]:
         """``(obs, act, rew, next_obs, term)`` with leading axis S: (S, B, d) or (S, B)."""
         idx = torch.stack([torch.randint(self.n, (batch_size,), generator=g) for g in self.generators])
-        obs, act, rew, nobs, term = self.table[idx.to(self.device)].split(self.cuts, dim=2)
+        rows = self.table.index_select(0, idx.to(self.device).view(-1))  # faster than table[idx] on CPU
+        obs, act, rew, nobs, term = rows.view(*idx.shape, -1).split(self.cuts, dim=2)
         return obs, act, rew.squeeze(2), nobs, term.squeeze(2)
 
     def state(self) -> list[torch.Tensor]:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from seemlab import ntk
-from seemlab.nets import MLP
+from seemlab.nets import MLP, EnsembleMLP
 from seemlab.seem import a_matrix, seem
 from seemlab.theory import alignment
 
@@ -221,8 +221,8 @@ def train_many(cfgs: list[NavConfig], *, keep_models: bool = False) -> list[ToyR
     The runs share :data:`SHARED` fields; seeds, γ, lr, data layout, steps and SEEM cadence may
     differ. Each run's parameters are an independent slice of stacked ``(R, ...)`` tensors,
     updated exactly as ``train`` on that run alone would (one full-batch SGD step on the mean
-    loss). The stacked forward is :func:`stacked_q` (checked against ``MLP`` in the tests); it
-    costs about one run's Python overhead for all R. A run leaves the batch at its crash.
+    loss). The stacked forward is :class:`seemlab.nets.EnsembleMLP`'s; it costs about one run's
+    Python overhead for all R. A run leaves the batch at its crash.
     """
     if not cfgs:
         raise ValueError("train_many needs at least one config")
@@ -253,21 +253,6 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
-def stacked_q(P: dict[str, torch.Tensor], x: torch.Tensor, *, depth: int, layernorm: bool) -> torch.Tensor:
-    """R networks at once: ``P[name]: (R, *shape)`` stacked ``MLP`` parameters, ``x: (R, N, 4)``
-    -> ``(R, N)``. The same function as :func:`make_net`'s ``MLP`` (ReLU, optional LayerNorm
-    before the activation), written with batched matmuls.
-    """
-    h = x
-    for i in range(depth - 1):
-        h = torch.baddbmm(P[f"blocks.{i}.linear.bias"][:, None, :], h, P[f"blocks.{i}.linear.weight"].transpose(1, 2))
-        if layernorm:
-            h = torch.nn.functional.layer_norm(h, h.shape[-1:], eps=1e-5)
-            h = h * P[f"blocks.{i}.norm_before.weight"][:, None, :] + P[f"blocks.{i}.norm_before.bias"][:, None, :]
-        h = torch.relu(h)
-    return torch.baddbmm(P["out.bias"][:, None, :], h, P["out.weight"].transpose(1, 2)).squeeze(-1)
-
-
 class _Batch:
     """The state of a :func:`train_many` batch: stacked parameters of the live runs, logs."""
 
@@ -276,7 +261,8 @@ class _Batch:
         self.nets = [make_net(c) for c in cfgs]
         self.datas = [make_data(c) for c in cfgs]
         self.live = np.arange(len(cfgs))
-        self.P = {n: torch.stack([p.detach() for p in ps]) for n, *ps in _named(self.nets)}
+        self.ensemble = EnsembleMLP(self.nets)  # the batched forward; parameters live in self.P
+        self.P = [p.detach().clone() for p in self.ensemble.stacked]
         self.logs = np.full((3, len(cfgs), self.T), np.nan)  # u_norm, mean_q, param_norm
         self.seem = [[] for _ in cfgs]
         self.crash: list[int | None] = [None] * len(cfgs)
@@ -289,12 +275,11 @@ class _Batch:
         dt = self.X.dtype
         self.gamma = torch.tensor([self.cfgs[i].gamma for i in self.live], dtype=dt)[:, None]
         self.lr = torch.tensor([self.cfgs[i].lr for i in self.live], dtype=dt)
-        for p in self.P.values():
+        for p in self.P:
             p.requires_grad_(True)
 
     def q(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.cfgs[0]
-        return stacked_q(self.P, x, depth=c.depth, layernorm=c.layernorm)
+        return self.ensemble.forward_params(self.P, x)
 
     def step(self, t: int) -> None:
         """Log the state before update ``t``, drop runs that crashed or finished, update."""
@@ -303,7 +288,7 @@ class _Batch:
         q = self.q(self.X)
         target = self.gamma * q_next  # r = 0
         u = q.detach() - target
-        w = torch.sqrt(sum(p.detach().flatten(1).pow(2).sum(1) for p in self.P.values()))
+        w = torch.sqrt(sum(p.detach().flatten(1).pow(2).sum(1) for p in self.P))
         stats = torch.stack([torch.linalg.vector_norm(u, dim=1), q.detach().mean(1), w]).numpy()
         self.logs[:, self.live, t] = stats
         crashed = ~np.isfinite(stats[[0, 2]]).all(axis=0)
@@ -311,9 +296,9 @@ class _Batch:
             self.crash[self.live[j]] = t
         self._log_seem(t, a_idx, u, crashed)
         loss = ((q - target) ** 2).mean(dim=1).sum()
-        grads = torch.autograd.grad(loss, list(self.P.values()))
+        grads = torch.autograd.grad(loss, self.P)
         with torch.no_grad():
-            for p, g in zip(self.P.values(), grads):
+            for p, g in zip(self.P, grads):
                 p.sub_(self.lr.view(-1, *[1] * (p.ndim - 1)) * g)
         done = np.array([self.cfgs[i].steps <= t + 1 for i in self.live])
         if (crashed | done).any():
@@ -330,15 +315,15 @@ class _Batch:
         """Run ``i``'s network (``MLP``) holding the batch slice ``j``."""
         net = self.nets[i]
         with torch.no_grad():
-            for name, p in net.named_parameters():
-                p.copy_(self.P[name][j])
+            for name, p in self.ensemble.member_state(j, self.P).items():
+                net.get_parameter(name).copy_(p)
         return net
 
     def _drop(self, gone: np.ndarray) -> None:
         for j in np.flatnonzero(gone):
             self._load(self.live[j], j)
         keep = torch.as_tensor(np.flatnonzero(~gone))
-        self.P = {n: p.detach()[keep].clone() for n, p in self.P.items()}
+        self.P = [p.detach()[keep].clone() for p in self.P]
         self.live = self.live[~gone]
         if self.live.size:
             self._inputs()
@@ -350,13 +335,6 @@ class _Batch:
             logs = {"u": self.logs[0, i, :n], "q": self.logs[1, i, :n], "w": self.logs[2, i, :n], "seem": self.seem[i]}
             runs.append(_to_run(c, logs, self.crash[i], self.nets[i] if keep_models else None))
         return runs
-
-
-def _named(nets: list[MLP]):
-    """``(name, p_run0, p_run1, ...)`` over the parameters of equally shaped networks."""
-    per_net = [list(net.named_parameters()) for net in nets]
-    for group in zip(*per_net):
-        yield (group[0][0], *[p for _, p in group])
 
 
 def _to_run(cfg: NavConfig, logs: dict, crash: int | None, model) -> ToyRun:
