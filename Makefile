@@ -28,6 +28,7 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/ntk_seem.py --threads 2 --reps-large 3 --out benchmarks/results/ntk_seem_cpu.md
+	$(BIN)/python benchmarks/train_throughput.py --repeats 5 --out benchmarks/results/train_throughput_cpu.md
 
 clean:
 	rm -rf _build book/_executed

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import platform
 import time
 from pathlib import Path
@@ -141,6 +142,13 @@ def best(fn, repeats):
     return max(fn() for _ in range(repeats))
 
 
+def best_pair(baseline, ours, repeats) -> tuple[float, float]:
+    """Best of ``repeats`` for each, the two timed alternately so that a drift in machine speed
+    (shared cores, frequency) hits both sides alike."""
+    pairs = [(baseline(), ours()) for _ in range(repeats)]
+    return max(b for b, _ in pairs), max(o for _, o in pairs)
+
+
 def diag_cost(data, device, step_rate: float) -> tuple[float, float]:
     """(seconds per log, fraction of a QUICK R-SEEM run's training time spent in diagnostics)."""
     cfg = runs.r_seem("hopper", 0, "quick")
@@ -193,8 +201,8 @@ def measure(device: str, steps: int, repeats: int) -> list[str]:
     flops = {}
     for width in (64, 256):
         n = steps if width == 64 else max(steps // 4, 50)
-        plain = best(lambda: time_plain(cpu_data, width, n, device), repeats)
-        ours = best(lambda: time_ours(data, width, n, device)[0], repeats)
+        plain, ours = best_pair(lambda: time_plain(cpu_data, width, n, device),
+                                lambda: time_ours(data, width, n, device)[0], repeats)
         rows.append(f"| TD3+BC updates/s, width {width} | {plain:.0f} | {ours:.0f} | {ours / plain:.2f}× |")
         flops[width] = td3bc_flops(width, data.obs_dim, data.action_dim)
         if width == 256:
@@ -203,8 +211,8 @@ def measure(device: str, steps: int, repeats: int) -> list[str]:
             rows.append(f"| matmul FLOP rate, width 256 (GFLOP/s) | same-size matmul loop {peak:.1f} | {rate:.1f} | "
                         f"{rate / peak:.0%} of the loop |")
     K = 5
-    seq = best(lambda: time_ours(data, 64, steps, device)[0], repeats)
-    ens = best(lambda: time_ours(data, 64, steps, device, seeds=tuple(range(K)))[0] * K, repeats)
+    seq, ens = best_pair(lambda: time_ours(data, 64, steps, device)[0],
+                         lambda: time_ours(data, 64, steps, device, seeds=tuple(range(K)))[0] * K, repeats)
     rows.append(f"| {K} seeds, width 64: seed-updates/s | {K} sequential runs {seq:.0f} | one ensemble {ens:.0f} | "
                 f"{ens / seq:.2f}× |")
     rows.append(f"| same seed alone vs in the ensemble (200 steps) | | max rel. param difference "
@@ -233,14 +241,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_throughput_cpu.md"))
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     rows = measure(args.device, args.steps, args.repeats)
     head = [f"# Training throughput ({args.device})", "",
             f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} thread(s), Hopper-v5 random data (10k transitions), batch 256, "
-            f"{args.steps} updates per width-64 measurement, best of {args.repeats}. "
+            f"{torch.get_num_threads()} thread(s), load average {load:.2f} at the start, "
+            "Hopper-v5 random data (10k transitions), batch 256, "
+            f"{args.steps} updates per width-64 measurement, best of {args.repeats}, baseline and ours timed alternately. "
             "Plain = a Fujimoto-style TD3+BC written in the benchmark (numpy replay buffer, separate "
             "twin-critic layers, default Adam, Python soft-update loop); ours = `seemlab.rl.td3` "
-            "(batched twin critics, fused Adam, foreach target update). Widths are actor and critic.", "",
+            "(twin critics as one `EnsembleMLP` with weights stored pre-transposed, fused Adam on "
+            "cached state lists, foreach target update). Widths are actor and critic.", "",
             "| measurement | plain / baseline | ours | ratio |", "|---|---|---|---|"]
     text = "\n".join(head + rows) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,18 @@ def test_theorem1_error_is_first_order():
 def test_config_is_hashable_data():
     cfg = toy.code_config()
     assert hash(cfg) == hash(dataclasses.replace(cfg)) and cfg == toy.code_config()
+
+
+def test_linear_prediction_follows_the_convergent_run():
+    cfg = toy.code_config(gamma=0.8, width=16, steps=1000)
+    res = nav.linear_prediction_errors(cfg, 200, [1, 20])
+    assert res.ks.tolist() == [1, 20] and res.greedy_kept.shape == (2,)
+    # With the 2η/M scaling the one-step prediction is exact to first order; a wrong scale
+    # (η, or η/M) misses the change by a factor of order M/2 or 2.
+    assert res.errors[0] < 1e-2 and res.errors[1] < 0.2
+    assert (res.errors_vs_u <= res.errors).all()
+
+
+def test_linear_prediction_rejects_bad_windows():
+    with pytest.raises(ValueError, match="ks >= 1"):
+        nav.linear_prediction_errors(toy.code_config(), 10, [0])

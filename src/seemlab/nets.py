@@ -275,8 +275,8 @@ class EnsembleMLP(nn.Module):
         for op, *a in self._plan:
             if op == "linear":
                 h = torch.baddbmm(params[a[1]], h, params[a[0]])
-            elif op == "relu":
-                h = torch.relu(h)
+            elif op == "relu":  # in place: the matmul before it does not need its output
+                h = torch.relu_(h) if h is not x else torch.relu(h)
             elif op == "wn":  # columns of V (K, in, out) are the rows of the MLP's V
                 v, g = params[a[0]], params[a[1]]
                 h = torch.baddbmm(params[a[2]], h, g * v / v.norm(dim=1, keepdim=True))

@@ -429,3 +429,53 @@ def one_step_errors(model: MLP, data: NavData, gamma: float, etas) -> OneStep:
         errors.append(float(torch.linalg.vector_norm(u1 - pred) / torch.linalg.vector_norm(u1 - u0)))
         kept.append(bool(torch.equal(greedy(stepped, data, data.S_next)[0], a_idx)))
     return OneStep(np.asarray(etas, dtype=np.float64), np.asarray(errors), np.asarray(kept))
+
+
+@dataclass(frozen=True)
+class LinearPrediction:
+    """Theorem 3 (ii) from checkpoint t0: ``ks, errors, greedy_kept: (K,)``.
+
+    ``errors[i] = ‖u_{t0+k} − û_k‖ / ‖u_{t0+k} − u_{t0}‖``, the error against the change that
+    was predicted, with k = ``ks[i]`` and ``û_k = (I + η'A_{t0})^k u_{t0}``, η' = 2η/M (the toy's
+    mean loss), A_{t0} and the greedy X* frozen at t0. ``errors_vs_u[i]`` divides by
+    ``‖u_{t0+k}‖`` instead (small whenever u moves little). ``greedy_kept[i]``: the greedy
+    actions at t0 + k are those of t0.
+    """
+
+    t0: int
+    ks: np.ndarray
+    errors: np.ndarray
+    errors_vs_u: np.ndarray
+    greedy_kept: np.ndarray
+
+
+def linear_prediction_errors(cfg: NavConfig, t0: int, ks) -> LinearPrediction:
+    """Theorem 3 (ii), the convergent case: compare the real TD errors k steps after t0 with the
+    linear recursion ``u_{t+1} = (I + η'A_{t0}) u_t`` started at the real ``u_{t0}``.
+
+    The checkpoints t0 and t0 + k come from one batch of identical runs (same seed) stopped at
+    those steps, so they lie on one trajectory.
+    """
+    ks = sorted(int(k) for k in ks)
+    if t0 < 0 or not ks or ks[0] < 1:
+        raise ValueError(f"need t0 >= 0 and ks >= 1, got t0={t0}, ks={ks}")
+    stops = [t0] + [t0 + k for k in ks]
+    runs = train_many([replace(cfg, steps=max(t, 1), seem_every=0) for t in stops], keep_models=True)
+    if any(r.crashed for r in runs):
+        raise ValueError(f"the run crashes before step {stops[-1]}; Theorem 3 (ii) is the convergent case")
+    data = make_data(cfg)
+    model0 = runs[0].model if t0 > 0 else make_net(cfg)
+    a_idx, _ = greedy(model0, data, data.S_next)
+    u0 = u = td_error(model0, data, cfg.gamma, a_idx)
+    A = a_matrix(ntk.gram(model0, data.pair(data.S_next, a_idx), data.X), ntk.gram(model0, data.X), cfg.gamma)
+    step = torch.eye(len(u), dtype=u.dtype) + (2.0 * cfg.lr / len(u)) * A.detach()
+    norm = torch.linalg.vector_norm
+    rows, done = [], 0
+    for k, run in zip(ks, runs[1:]):
+        u = torch.linalg.matrix_power(step, k - done) @ u
+        done = k
+        real = td_error(run.model, data, cfg.gamma)
+        kept = bool(torch.equal(greedy(run.model, data, data.S_next)[0], a_idx))
+        rows.append((float(norm(real - u) / norm(real - u0)), float(norm(real - u) / norm(real)), kept))
+    errors, errors_vs_u, kept = map(np.asarray, zip(*rows))
+    return LinearPrediction(t0, np.asarray(ks), errors, errors_vs_u, kept)
