@@ -107,7 +107,7 @@ def test_growth_fit_recovers_theorem4_exponents():
     norm = eta * math.sqrt(P) * (t - 200)
     logs = {"step": t, "param_norm": norm, "q_abs": norm ** 3, "seem_raw": 7 * norm ** 4}
     fit = theory.growth_fit(logs, 1000, eta, P)
-    assert fit.norm_r2 == pytest.approx(1) and fit.slope_ratio == pytest.approx(1)
+    assert fit.norm_r2 == pytest.approx(1) and fit.slope_ratio == pytest.approx(1) and fit.slope_ratio_late == pytest.approx(1)
     assert fit.t_off == pytest.approx(200) and fit.q_vs_t_offset == pytest.approx(3)
     assert fit.q_vs_norm == pytest.approx(3) and fit.seem_vs_norm == pytest.approx(4)
     assert fit.seem_vs_q == pytest.approx(4 / 3)
@@ -116,6 +116,9 @@ def test_growth_fit_recovers_theorem4_exponents():
 def test_sync_check_finds_simultaneous_jumps():
     steps = np.arange(0, 2000, 50.0)
     jump = steps >= 600
-    logs = {"step": steps, "seem_norm": np.where(jump, 0.7, 0.01), "q_data": np.where(jump, 1e4, 1.0)}
+    q = np.where(jump, 1e4 * (1 + steps / 1e3) ** 3, 1.0)
+    # normalized SEEM on a slowly sinking plateau, raw SEEM growing with Q
+    logs = {"step": steps, "seem_norm": np.where(jump, 0.7 - steps / 1e5, 0.01), "q_data": q, "seem_raw": q ** (4 / 3)}
     sync = theory.sync_check(logs)
     assert sync.t_seem == sync.t_q == 600 and sync.gap_in_intervals == 0 and sync.interval == 50
+    assert sync.spearman < 0.5 and sync.spearman_raw == pytest.approx(1)
