@@ -44,6 +44,9 @@ def test_notebook_runs_at_smoke(name, tmp_path, claims_dir, monkeypatch):
             # A second output (an Axes repr, a second image) would give the book a duplicate figure name.
             kinds = [o["output_type"] for o in cell.get("outputs", []) if o["output_type"] != "stream"]
             assert kinds == ["display_data"], f"figure cell {cell['metadata']['mystnb']['figure']['name']}: {kinds}"
+        # A claims call as a cell's last expression would print its record dict into the page.
+        shown = ["".join(o["data"].get("text/plain", "")) for o in cell.get("outputs", []) if o["output_type"] == "execute_result"]
+        assert not any("'claim_id'" in text for text in shown), f"a claim record is echoed: end the cell with ';'"
 
 
 def test_bad_profile_fails_with_one_line_naming_allowed_values(tmp_path, claims_dir):
