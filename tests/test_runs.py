@@ -117,3 +117,20 @@ def test_run_groups_at_every_profile():
     assert runs.r_gamma("quick")[-1] == quick
     with pytest.raises(ValueError, match="arms"):
         runs.r_reg("quick", arms=["LN", "GN"])
+
+
+def test_ddpg_ablation_adds_one_ingredient_per_arm():
+    arms = runs.r_ddpg_abl("quick", "local:hopper-random-10k-v0", 0.1)
+    cfgs = [c.td3 for c in arms.values()]
+    assert list(arms) == list(runs.DDPG_ARMS) and all(c.fraction == 0.1 for c in arms.values())
+    assert [c.tau for c in cfgs] == [1.0, 0.005, 0.005, 0.005]
+    assert [c.double_q for c in cfgs] == [False, False, True, True]
+    assert [c.critic_norm for c in cfgs] == ["none", "none", "none", "layer"]
+    assert all(not c.target_smoothing and c.policy_freq == 1 and c.bc_weight == 1.0 for c in cfgs)
+
+
+def test_norm10_arms_are_td3_bc_on_ten_percent():
+    arms = runs.r_norm10("full", "minari:mujoco/hopper/medium-v0")
+    assert {a: (c.td3.critic_norm, c.td3.out_weight_norm) for a, c in arms.items()} == {
+        "none": ("none", False), "LN": ("layer", False), "BN": ("batch", False), "WN": ("none", True)}
+    assert all(c.fraction == 0.1 and c.td3.tau == 0.005 and c.td3.steps == 1_000_000 for c in arms.values())

@@ -536,3 +536,59 @@ def r_reg(profile: str, seed: int = 0, arms: Sequence[str] | None = None) -> dic
     if bad:
         raise ValueError(f"unknown arms {bad}; allowed values: {', '.join(REG_ARMS)}")
     return {a: r_seem("walker2d", seed, profile, **REG_ARMS[a]) for a in arms}
+
+
+# ---------------------------------------------------------------------------- X% MuJoCo proxies
+MUJOCO_FULL = tuple(f"minari:mujoco/{body}/{level}-v0" for body in ("hopper", "halfcheetah", "walker2d")
+                    for level in ("medium", "medium-expert"))
+"""FULL tasks of the X% figures available from Minari. The paper's medium-replay datasets exist
+only as D4RL files: pass them as ``d4rl:<path>`` specs (SPEC §0.2)."""
+
+
+def xpct_td3(profile: str, algorithm: str = "td3_bc", **changes) -> TD3Config:
+    """The X% runs' TD3-family config: the algorithm's defaults (EMA τ 0.005, BC, α 2.5);
+    QUICK width 64 and 5k steps (SPEC Figs 12, 13), FULL width 256 and 1M steps."""
+    return preset(algorithm, steps=pick(profile, None, smoke=200, quick=5_000, full=1_000_000),
+                  critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                  actor_width=pick(profile, None, smoke=16, quick=64, full=256),
+                  batch_size=pick(profile, None, smoke=64, quick=256, full=256), **changes)
+
+
+def xpct_diagnostics(profile: str) -> DiagnosticsConfig:
+    """Q statistics every 250 steps (QUICK) or 10k (FULL), no SEEM: these figures are about
+    whether Q stays bounded, and the Gram matrices would cost more than the training."""
+    return DiagnosticsConfig(probe_size=pick(profile, None, smoke=32, quick=256, full=2560),
+                             every=pick(profile, None, smoke=50, quick=250, full=10_000), dense_until=0,
+                             scale="full" if profile == "full" else "quick", seem=False)
+
+
+def xpct_run(dataset: str, fraction: float, seed: int, profile: str, td3: TD3Config) -> RunConfig:
+    """One run on X% of ``dataset`` (``fraction`` in (0, 1])."""
+    return RunConfig(dataset=dataset, seed=seed, td3=td3, diagnostics=xpct_diagnostics(profile), fraction=fraction,
+                     eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+DDPG_ARMS = {
+    "DDPG w/o EMA": dict(tau=1.0),
+    "+EMA": dict(tau=0.005),
+    "+EMA+DoubleQ": dict(tau=0.005, double_q=True),
+    "+EMA+DoubleQ+LN": dict(tau=0.005, double_q=True, critic_norm="layer"),
+}
+"""Fig 12's sequence on the "ddpg" preset (SPEC Ambiguity 34: TD3+BC without double-Q, target
+smoothing and policy delay, BC kept); each arm adds one ingredient to the previous one."""
+
+
+def r_ddpg_abl(profile: str, dataset: str, fraction: float, seed: int = 0) -> dict[str, RunConfig]:
+    """R-DDPG-ABL: the Fig 12 arms on X% of ``dataset``."""
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_td3(profile, "ddpg", **ch)) for arm, ch in DDPG_ARMS.items()}
+
+
+NORM10_ARMS = {"none": {}, "LN": dict(critic_norm="layer"), "BN": dict(critic_norm="batch"),
+               "WN": dict(out_weight_norm=True)}
+"""Fig 13's TD3+BC critics (the Fig 6 choices: norms before ReLU on all hidden layers with
+affine, BN in train mode for both passes, WN on the output layer)."""
+
+
+def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -> dict[str, RunConfig]:
+    """R-NORM10: TD3+BC with each critic normalization on 10% of ``dataset``."""
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_td3(profile, **ch)) for arm, ch in NORM10_ARMS.items()}
