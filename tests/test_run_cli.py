@@ -25,3 +25,12 @@ def test_groups_build_their_configs():
     cfgs = run_cli.build_configs(args)
     assert [c.td3.gamma for c in cfgs] == [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
     assert all(c.td3.critic_width == 32 for c in cfgs)
+    args = parser.parse_args(["run", "--group", "r-ddpg-abl", "--task", "walker2d", "--fraction", "0.5", "--seeds", "0", "1"])
+    cfgs = run_cli.build_configs(args)
+    assert len(cfgs) == 8 and {c.fraction for c in cfgs} == {0.5} and {c.seed for c in cfgs} == {0, 1}
+    assert {c.dataset for c in cfgs} == {"local:walker2d-random-10k-v0"}
+
+
+def test_bad_fraction_fails_before_training(capsys):
+    assert cli.main(["run", "--group", "r-norm10", "--fraction", "1.5", "--profile", "smoke", "--no-progress"]) == 2
+    assert "fraction" in capsys.readouterr().err

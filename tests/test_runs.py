@@ -134,3 +134,31 @@ def test_norm10_arms_are_td3_bc_on_ten_percent():
     assert {a: (c.td3.critic_norm, c.td3.out_weight_norm) for a, c in arms.items()} == {
         "none": ("none", False), "LN": ("layer", False), "BN": ("batch", False), "WN": ("none", True)}
     assert all(c.fraction == 0.1 and c.td3.tau == 0.005 and c.td3.steps == 1_000_000 for c in arms.values())
+
+
+def test_sac_run_stops_cleanly_at_a_nonfinite_q_and_is_cached(tmp_path, monkeypatch):
+    from seemlab.rl import sac
+
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path))
+    real, calls = sac.update_critic, []
+
+    def exploding(*args, **kwargs):
+        calls.append(1)
+        logs = real(*args, **kwargs)
+        return {**logs, "q1": float("inf")} if len(calls) >= 8 else logs
+
+    monkeypatch.setattr(sac, "update_critic", exploding)
+    cfg = sac.SACConfig(env_id="Hopper-v5", total_steps=140, learning_starts=100, batch_size=16, width=16)
+    log = runs.sac_run(cfg, log_every=2)
+    assert log.stopped_step == 107 and len(calls) == 8, "the run stops at the first non-finite Q1"
+    assert np.isinf(log.q1[-1]) and np.isfinite(log.q1[:-1]).all() and log.steps[0] == 100
+    monkeypatch.setattr(sac, "update_critic", real)
+    again = runs.sac_run(cfg, log_every=2)
+    assert again.stopped_step == 107 and np.array_equal(again.q1, log.q1), "the second call reads the cache"
+
+
+def test_sac_arms_differ_only_in_target_and_norm():
+    arms = runs.r_sac("quick")
+    assert {a: (c.tau, c.critic_norm) for a, c in arms.items()} == {
+        "EMA": (0.005, "none"), "no EMA": (1.0, "none"), "no EMA + LN": (1.0, "layer")}
+    assert {c.total_steps for c in arms.values()} == {15_000} and {c.width for c in arms.values()} == {64}

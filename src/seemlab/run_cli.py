@@ -4,6 +4,7 @@
     seemlab run --dataset local:walker2d-random-10k-v0 --set critic_norm=layer --set steps=5000
     seemlab run --group r-gamma --profile quick --device cuda
     seemlab run --group r-reg --profile quick
+    seemlab run --group r-ddpg-abl --task walker2d --fraction 0.5 --profile full --device cuda
 
 ``--set key=value`` changes a field of the TD3 config (``seemlab.rl.td3.TD3Config``); values are
 parsed as Python literals (``0.99``, ``True``, ``(0,)``) or kept as text. Interrupted runs resume
@@ -21,9 +22,10 @@ import sys
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("run", help="train TD3-family runs with SEEM diagnostics (cached)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--group", choices=("r-seem", "r-gamma", "r-reg"), default="r-seem",
+    p.add_argument("--group", choices=("r-seem", "r-gamma", "r-reg", "r-ddpg-abl", "r-norm10"), default="r-seem",
                    help="SPEC §0.3 run group (default r-seem)")
-    p.add_argument("--task", default="hopper", help="hopper | walker2d | halfcheetah (r-seem)")
+    p.add_argument("--task", default="hopper", help="hopper | walker2d | halfcheetah (r-seem, r-ddpg-abl, r-norm10)")
+    p.add_argument("--fraction", type=float, default=0.1, help="X as a fraction in (0, 1] (r-ddpg-abl, r-norm10)")
     p.add_argument("--dataset", help="a seemlab.data.load spec overriding the task's dataset")
     p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -70,9 +72,14 @@ def build_configs(args) -> list:
         cfgs = [runs.r_seem(args.task, s, args.profile, **changes) for s in args.seeds]
     elif args.group == "r-gamma":
         cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in runs.r_gamma(args.profile, s)]
-    else:
+    elif args.group == "r-reg":
         cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds
                 for c in runs.r_reg(args.profile, s).values()]
+    else:
+        data = args.dataset or runs.dataset_for(args.task, args.profile)
+        arms = (lambda s: runs.r_ddpg_abl(args.profile, data, args.fraction, s)) if args.group == "r-ddpg-abl" \
+            else (lambda s: runs.r_norm10(args.profile, data, s, args.fraction))
+        cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in arms(s).values()]
     return [c.replace(dataset=args.dataset) for c in cfgs] if args.dataset else cfgs
 
 

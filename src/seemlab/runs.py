@@ -592,3 +592,67 @@ affine, BN in train mode for both passes, WN on the output layer)."""
 def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -> dict[str, RunConfig]:
     """R-NORM10: TD3+BC with each critic normalization on 10% of ``dataset``."""
     return {arm: xpct_run(dataset, fraction, seed, profile, xpct_td3(profile, **ch)) for arm, ch in NORM10_ARMS.items()}
+
+
+# ---------------------------------------------------------------------------- online SAC (Fig 11)
+@dataclass(frozen=True)
+class SACLog:
+    """One online SAC run: ``steps, q1: (n,)`` the batch-mean Q1 every ``log_every`` updates;
+    ``episodes: (E, 2)`` (env step, return) of each finished episode; ``stopped_step`` the first
+    non-finite Q1 (the run stops there) or None."""
+
+    config: dict
+    steps: np.ndarray
+    q1: np.ndarray
+    episodes: np.ndarray
+    stopped_step: int | None
+
+    def final_return(self, last: int = 10) -> float:
+        """Mean return of the last ``last`` finished episodes (NaN without any)."""
+        return float(np.mean(self.episodes[-last:, 1])) if len(self.episodes) else float("nan")
+
+
+SAC_ARMS = {"EMA": dict(tau=0.005), "no EMA": dict(tau=1.0), "no EMA + LN": dict(tau=1.0, critic_norm="layer")}
+"""Fig 11's arms (SPEC Ambiguity 33): "no EMA" is τ = 1, the target critic copied every step."""
+
+
+def r_sac(profile: str, env_id: str = "Hopper-v5", seed: int = 0) -> dict:
+    """R-SAC: the Fig 11 arms. QUICK: 15k env steps with 1k random warm-up, width 64; FULL:
+    1M steps, CleanRL's SAC (width 256, 5k warm-up)."""
+    from seemlab.rl.sac import SACConfig
+
+    check_profile(profile)
+    base = dict(env_id=env_id, seed=seed, total_steps=pick(profile, None, smoke=600, quick=15_000, full=1_000_000),
+                learning_starts=pick(profile, None, smoke=300, quick=1_000, full=5_000),
+                width=pick(profile, None, smoke=16, quick=64, full=256))
+    return {arm: SACConfig(**base, **changes) for arm, changes in SAC_ARMS.items()}
+
+
+def sac_run(cfg, log_every: int = 100, device: str = "cpu") -> SACLog:
+    """Train (or load from the cache) one online SAC run; a non-finite Q1 stops it cleanly."""
+    from seemlab.rl import sac
+
+    sac.check_config(cfg)
+    config = dataclasses.asdict(cfg)
+    key = json.dumps({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type},
+                     sort_keys=True)
+    path = cache_dir() / f"sac-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            stopped = int(z["stopped_step"])
+            return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped)
+    rows: list[tuple[int, float]] = []
+
+    def record(step: int, logs: dict) -> bool:
+        diverged = not np.isfinite(logs["q1"])
+        if step % log_every == 0 or diverged:
+            rows.append((step, logs["q1"]))
+        return diverged
+
+    result = sac.train(cfg, device=device, callback=record)
+    steps, q1 = (np.asarray(c, dtype=np.float64) for c in zip(*rows)) if rows else (np.zeros(0), np.zeros(0))
+    stopped = int(steps[-1]) if rows and not np.isfinite(q1[-1]) else None
+    episodes = np.asarray(result.episode_returns, dtype=np.float64).reshape(-1, 2)
+    _atomic(path, lambda f: np.savez(f, steps=steps, q1=q1, episodes=episodes,
+                                     stopped_step=np.int64(-1 if stopped is None else stopped)))
+    return SACLog(config, steps, q1, episodes, stopped)

@@ -247,10 +247,9 @@ def check_config(cfg: SACConfig) -> None:
 
 
 def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool = False,
-          callback: Callable[[int, dict[str, float]], None] | None = None) -> SACResult:
-    """Run SAC online for ``cfg.total_steps`` env steps; ``callback(step, logs)`` after updates."""
-    from tqdm.auto import tqdm
-
+          callback: Callable[[int, dict[str, float]], bool | None] | None = None) -> SACResult:
+    """Run SAC online for ``cfg.total_steps`` env steps; ``callback(step, logs)`` after updates
+    stops the run by returning True (a diverged critic, say)."""
     from seemlab.data.generate import make_env
 
     check_config(cfg)
@@ -264,8 +263,11 @@ def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool 
     agent = make_agent(cfg, obs.shape[0], low, high, device)
     buffer = ReplayBuffer.empty(cfg.buffer_size or cfg.total_steps, obs.shape[0], len(low))
     result, episode_return = SACResult(agent, buffer), 0.0
-    steps = tqdm(range(cfg.total_steps), desc=f"SAC {cfg.env_id}",
-                 disable=None if progress else True)  # None: a bar only on a terminal
+    steps = range(cfg.total_steps)
+    if progress:  # imported only here: tqdm.auto warns in a kernel without ipywidgets
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=f"SAC {cfg.env_id}", disable=None)  # None: a bar only on a terminal
     for step in steps:
         action = _act(agent, obs, step < cfg.learning_starts, rng, low, high, generator)
         raw_next, reward, term, trunc, _ = env.step(action)
@@ -278,8 +280,8 @@ def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool 
             obs, episode_return = flat_obs(env.reset()[0]), 0.0
         if step >= cfg.learning_starts:
             logs = _learn(agent, cfg, step, buffer, rng, generator, device)
-            if callback is not None:
-                callback(step, logs)
+            if callback is not None and callback(step, logs):
+                break
     return result
 
 
