@@ -9,7 +9,7 @@ from seemlab import runs
 from seemlab.data import local
 from seemlab.data.generate import RandomPolicyConfig, generate_random
 from seemlab.diagnostics import DiagnosticsConfig
-from seemlab.rl.td3 import preset
+from seemlab.rl.td3 import make_agent, preset
 from synthetic import tiny_dataset
 
 TD3 = preset("td3_bc", steps=30, batch_size=8, critic_width=8, actor_width=8, tau=1.0, bc_weight=0.0)
@@ -162,3 +162,10 @@ def test_sac_arms_differ_only_in_target_and_norm():
     assert {a: (c.tau, c.critic_norm) for a, c in arms.items()} == {
         "EMA": (0.005, "none"), "no EMA": (1.0, "none"), "no EMA + LN": (1.0, "layer")}
     assert {c.total_steps for c in arms.values()} == {15_000} and {c.width for c in arms.values()} == {64}
+
+
+def test_evaluate_flattens_dict_observations_of_antmaze():
+    data = runs.load_dataset("local:antmaze-umaze-random-10k-v0")
+    agent = make_agent(preset("td3_bc", critic_width=8, actor_width=8), data, [0])
+    out = runs.evaluate(agent, 0, data, episodes=1, seed=0)
+    assert out["episodes"] == 1 and np.isfinite(out["mean_return"]) and np.isfinite(out["normalized"])

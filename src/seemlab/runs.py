@@ -36,6 +36,7 @@ import torch
 
 from seemlab.diagnostics import Diagnostics, DiagnosticsConfig, TD3Callback
 from seemlab.profiles import check_profile, pick
+from seemlab.rl.sac import flat_obs
 from seemlab.rl.td3 import TD3, Sampler, TD3Config, make_agent, preset, train
 
 FORMAT = 2  # bump when the meaning of a stored result changes (2: the divergence threshold uses max |r|)
@@ -407,7 +408,7 @@ def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
             obs, _ = env.reset(seed=int(seed) + 100 + i)
             total, done = 0.0, False
             while not done:
-                x = data.normalize_obs(np.asarray(_flat_obs(obs), dtype=np.float32)).unsqueeze(0)
+                x = data.normalize_obs(flat_obs(obs)).unsqueeze(0)
                 obs, r, term, trunc, _ = env.step(policy(x)[0].cpu().numpy())
                 total, done = total + float(r), term or trunc
             returns.append(total)
@@ -415,14 +416,6 @@ def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
     score = _score(returns, data)
     return {"episodes": episodes, "returns": returns, "mean_return": score.raw, "normalized": score.normalized,
             "source": score.source}
-
-
-def _flat_obs(obs):
-    if isinstance(obs, dict):  # AntMaze proxy: observation ⊕ desired_goal
-        from seemlab.data.minari_source import flat_state
-
-        return flat_state(obs)
-    return obs
 
 
 def _make_env(env_id: str):
@@ -459,8 +452,15 @@ DATASETS = {
                      full="minari:mujoco/walker2d/medium-expert-v0"),
     "halfcheetah": dict(smoke="local:halfcheetah-random-10k-v0", quick="local:halfcheetah-random-10k-v0",
                         full="minari:mujoco/halfcheetah/medium-v0"),
+    "antmaze": dict(smoke="local:antmaze-umaze-random-10k-v0", quick="local:antmaze-umaze-random-10k-v0",
+                    full="minari:D4RL/antmaze/umaze-v1"),
 }
-"""Per task and profile: QUICK random-policy data; FULL the paper's tasks (SPEC Ambiguity 18)."""
+"""Per task and profile: QUICK random-policy data (AntMaze: the UMaze random-policy proxy, SPEC
+Fig 18); FULL the paper's tasks (SPEC Ambiguity 18)."""
+
+ANTMAZE_FULL = tuple(f"minari:D4RL/antmaze/{name}-v1" for name in
+                     ("umaze", "umaze-diverse", "medium-play", "medium-diverse", "large-play", "large-diverse"))
+"""R-SEEM-ANT FULL: the six AntMaze tasks (Minari's D4RL re-release of the paper's v0 data)."""
 
 
 def dataset_for(task: str, profile: str) -> str:
@@ -497,7 +497,7 @@ def seem_diagnostics(profile: str) -> DiagnosticsConfig:
 
 
 def r_seem(task: str, seed: int, profile: str, **td3_changes) -> RunConfig:
-    """An R-SEEM run (SPEC §0.3) of ``task`` ("hopper", "walker2d", "halfcheetah")."""
+    """An R-SEEM run (SPEC §0.3) of ``task`` ("hopper", "walker2d", "halfcheetah", "antmaze")."""
     td3 = seem_td3(profile)
     return RunConfig(dataset=dataset_for(task, profile), seed=seed,
                      td3=td3.replace(**td3_changes) if td3_changes else td3,
