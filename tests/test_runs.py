@@ -51,11 +51,13 @@ def test_hash_changes_when_a_dataset_is_regenerated_under_the_same_name(tmp_path
     monkeypatch.setenv("SEEMLAB_DATA_DIR", str(tmp_path / "data"))
     c = cfg().replace(dataset="local:tiny-v0")
     generate_random(RandomPolicyConfig("Hopper-v5", 20, 0), name="tiny-v0")
-    key = runs.config_hash(c)
+    key, old = runs.config_hash(c), runs.load_dataset(c.dataset)
     assert runs.config_hash(c) == key
     shutil.rmtree(local.resolve("tiny-v0"))
     generate_random(RandomPolicyConfig("Hopper-v5", 20, 1), name="tiny-v0")
     assert runs.config_hash(c) != key
+    new = runs.load_dataset(c.dataset)
+    assert not np.array_equal(new.actions.numpy(), old.actions.numpy()), "the process reads the new data"
 
 
 def test_run_is_cached_and_the_same_seed_gives_identical_logs(cache):

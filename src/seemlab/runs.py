@@ -157,12 +157,16 @@ def _atomic(path: Path, write: Callable) -> None:
 
 
 # ============================================================================ data
-@functools.lru_cache(maxsize=8)
 def load_dataset(spec: str, fraction: float = 1.0, normalize_states: bool = True):
-    """:func:`seemlab.data.load`, generating a missing QUICK ``local:`` dataset first."""
+    """:func:`seemlab.data.load`, generating a missing QUICK ``local:`` dataset first; memoized
+    per content, so a dataset rewritten under the same name is read again."""
+    return _load_dataset(spec, dataset_id(spec), fraction, normalize_states)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dataset(spec: str, content: str, fraction: float, normalize_states: bool):
     from seemlab import data as sd
 
-    _generate_if_missing(spec)
     return sd.load(spec, fraction=fraction, normalize_states=normalize_states)
 
 
