@@ -56,3 +56,11 @@ def test_bad_profile_fails_with_one_line_naming_allowed_values(tmp_path, claims_
             parameters={"profile": "huge"}, cwd=str(ROOT), kernel_name="python3", progress_bar=False,
         )
     assert err.value.traceback == ["ParameterError: unknown profile 'huge'; allowed values: smoke, quick, full"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_title_has_no_tex_commands(name):
+    # Links to a page ({doc}, the scorecard, the sidebar) show its title as plain text.
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+    title = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    assert title.startswith("# ") and "\\" not in title, title
