@@ -157,3 +157,10 @@ def test_sampler_draws_what_the_dataset_sampler_draws():
     ref = data.sample(16, torch.Generator().manual_seed(td3._member_seed(5, 3)))
     for ours, theirs in zip(batch, ref):
         torch.testing.assert_close(ours[0], theirs, rtol=0, atol=0)
+
+
+def test_fused_adam_refuses_a_missing_gradient():
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = td3.FusedAdam([p], lr=1e-2, betas=(0.9, 0.999))
+    with pytest.raises(RuntimeError, match="gradient for every parameter"):
+        opt.step()

@@ -219,9 +219,12 @@ class FusedAdam(torch.optim.Adam):
     @torch.no_grad()
     def step(self, closure=None):
         for group, params, exp_avg, exp_avg_sq, steps in self._state_lists():
+            grads = [p.grad for p in params]
+            if any(g is None for g in grads):
+                raise RuntimeError("FusedAdam needs a gradient for every parameter at every step")
             torch._foreach_add_(steps, 1.0)
             kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
-            kernel(params, [p.grad for p in params], exp_avg, exp_avg_sq, [], steps, amsgrad=False,
+            kernel(params, grads, exp_avg, exp_avg_sq, [], steps, amsgrad=False,
                    lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
                    weight_decay=group["weight_decay"], eps=group["eps"], maximize=False, grad_scale=None,
                    found_inf=None)
