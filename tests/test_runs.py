@@ -171,3 +171,9 @@ def test_evaluate_flattens_dict_observations_of_antmaze():
     agent = make_agent(preset("td3_bc", critic_width=8, actor_width=8), data, [0])
     out = runs.evaluate(agent, 0, data, episodes=1, seed=0)
     assert out["episodes"] == 1 and np.isfinite(out["mean_return"]) and np.isfinite(out["normalized"])
+
+
+def test_max_abs_q_counts_a_nonfinite_log_as_unbounded():
+    log = runs.SACLog({}, np.arange(3.0), np.array([1.0, -7.0, 2.0]), np.zeros((0, 2)), None)
+    assert log.max_abs_q == 7.0
+    assert runs.SACLog({}, np.arange(2.0), np.array([1.0, np.nan]), np.zeros((0, 2)), 1).max_abs_q == np.inf

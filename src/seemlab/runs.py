@@ -74,8 +74,13 @@ def config_hash(cfg: RunConfig, device: str = "cpu") -> str:
     """The cache key: SHA-256 of the canonical JSON of (format, config, dataset content, device
     kind), 20 hex. The content is in it because a dataset regenerated under the same name must
     not reuse the runs of the old data."""
-    text = json.dumps({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset),
-                       "device": torch.device(device).type}, sort_keys=True, separators=(",", ":"))
+    return _digest({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset),
+                    "device": torch.device(device).type})
+
+
+def _digest(payload: dict) -> str:
+    """20 hex of the SHA-256 of ``payload``'s canonical JSON: the run caches' keys."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -111,6 +116,11 @@ class RunResult:
     @property
     def diverged(self) -> bool:
         return self.meta.get("diverged_step") is not None
+
+    @property
+    def max_abs_q(self) -> float:
+        """The largest logged probe |Q| (``inf`` once a log is non-finite)."""
+        return _max_abs(self.logs["q_abs"])
 
     def q1_model(self, which: str = "final", dtype: torch.dtype = torch.float32):
         """Q1 as a :class:`seemlab.nets.MLP` with the ``"final"`` or ``"init"`` parameters."""
@@ -611,6 +621,11 @@ class SACLog:
     episodes: np.ndarray
     stopped_step: int | None
 
+    @property
+    def max_abs_q(self) -> float:
+        """The largest logged |Q1| (``inf`` once a log is non-finite)."""
+        return _max_abs(self.q1)
+
     def final_return(self, last: int = 10) -> float:
         """Mean return of the last ``last`` finished episodes (NaN without any)."""
         return float(np.mean(self.episodes[-last:, 1])) if len(self.episodes) else float("nan")
@@ -638,9 +653,8 @@ def sac_run(cfg, log_every: int = 100, device: str = "cpu") -> SACLog:
 
     sac.check_config(cfg)
     config = dataclasses.asdict(cfg)
-    key = json.dumps({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type},
-                     sort_keys=True)
-    path = cache_dir() / f"sac-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    key = _digest({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type})
+    path = cache_dir() / f"sac-{key}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
             stopped = int(z["stopped_step"])
@@ -660,3 +674,8 @@ def sac_run(cfg, log_every: int = 100, device: str = "cpu") -> SACLog:
     _atomic(path, lambda f: np.savez(f, steps=steps, q1=q1, episodes=episodes,
                                      stopped_step=np.int64(-1 if stopped is None else stopped)))
     return SACLog(config, steps, q1, episodes, stopped)
+
+
+def _max_abs(values) -> float:
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    return float(np.max(np.where(np.isfinite(v), v, np.inf))) if v.size else float("nan")
