@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test install benchmark clean
+.PHONY: book check test install benchmark clean
 
 $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/seemlab book --profile $(PROFILE) --jobs $(JOBS)
+
+# after `make book`: fails when an item book/items.yml expects reproduced is not
+check: $(STAMP)
+	$(BIN)/seemlab check --profile $(PROFILE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

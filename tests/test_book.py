@@ -1,9 +1,11 @@
 """The book command: table of contents, failing notebooks, the scorecard."""
 
+import json
 import shutil
 
 import nbformat
 import pytest
+import yaml
 
 from seemlab import book, claims
 from seemlab.cli import main
@@ -61,7 +63,7 @@ def test_good_notebook_writes_claims_and_scorecard(mini_book):
     (entry,) = claims.load(out / claims.CLAIMS_FILE)
     assert entry["notebook"] == "good" and entry["profile"] == "quick" and entry["ok"]
     page = (out / "scorecard.md").read_text()
-    assert "### {doc}`good`" in page and "1 checks: **1 pass**" in page
+    assert "### {doc}`good`" in page and "1 evidence checks: **1 pass**" in page
 
 
 def test_bad_profile_is_one_line_error(mini_book, capsys):
@@ -70,21 +72,76 @@ def test_bad_profile_is_one_line_error(mini_book, capsys):
         "seemlab book: error: unknown profile 'huge'; allowed values: smoke, quick, full")
 
 
+def _entry(claim_id="n/a", verdict="fail", block="main", **extra):
+    fields = dict(claim_id=claim_id, item="Figure 5", statement="s | t", paper=4.5, ours=3.1, tolerance="ours ≥ 2",
+                  verdict=verdict, ok=verdict == "pass", profile="quick", seed=0, seeds=[0, 1, 2], block=block,
+                  notebook="n")
+    return {**fields, **extra}
+
+
+ITEMS = [{"item": "Figure 5", "notebook": "n", "quick": "yes"}, {"item": "Figure 7", "notebook": "m", "quick": "no"}]
+
+
 def test_scorecard_lists_failures_and_uncovered_items():
-    entries = [dict(claim_id="n/a", item="Figure 5", statement="s | t", paper=4.5, ours=3.1, tolerance="ours ≥ 2",
-                    ok=False, soft=False, profile="quick", seed=0, notebook="n")]
-    items = [{"item": "Figure 5", "notebook": "n", "quick": "yes"}, {"item": "Figure 7", "notebook": "m", "quick": "no"}]
-    page = scorecard_markdown(entries, items, "quick", {"n": 1.0})
+    page = scorecard_markdown([_entry()], ITEMS, "quick", {"n": 1.0})
     assert "**0 pass**, **1 fail**" in page and 'class="verdict fail"' in page
     assert "s \\| t" in page  # a pipe in a statement cannot break the table
-    assert "| Figure 7 | `m` | no |" in page and "1 of 2 paper items" in page
+    assert "| Figure 7 | `m` | no |" in page and "1 not reproduced, 1 not attempted (of 2)" in page
+
+
+def test_scorecard_counts_evidence_only_and_lists_identities_apart():
+    entries = [_entry("n/a", "pass"), _entry("n/b", "identity", holds=True), _entry("n/c", "reported"),
+               _entry("n/d", "inconclusive")]
+    page = scorecard_markdown(entries, ITEMS, "quick", {"n": 1.0})
+    assert "2 evidence checks: **1 pass**, **0 fail**, **1 inconclusive**" in page
+    assert "1 identities (sanity checks, 1 hold) and 1 reported values" in page
+    assert "1 partly" in page and "identity ✓" in page
+
+
+def test_scorecard_shows_both_seed_blocks_and_their_seeds():
+    entries = [_entry("n/a", "pass"), _entry("n/a", "fail", block="second", seeds=[100, 101, 102])]
+    page = scorecard_markdown(entries, ITEMS, "quick", {"n": 1.0})
+    assert "Verdict (second block)" in page and "100–102" in page and "| 0–2 |" in page
+    assert "1 partly" in page  # a pass on one block and a fail on the other is not reproduced
+
+
+def test_scorecard_names_unreadable_claim_lines(tmp_path):
+    (tmp_path / "claims.jsonl").write_text(json.dumps(_entry("n/a", "pass")) + "\n{broken\n")
+    page = write_scorecard(ROOT, tmp_path, "quick", {}).read_text()
+    assert "**1 unreadable record in claims.jsonl** (skipped): line 2: not JSON" in page
+
+
+def test_status_sentences_follow_the_item_status(tmp_path):
+    (tmp_path / "claims.jsonl").write_text(json.dumps(_entry("n/a", "pass")) + "\n"
+                                           + json.dumps(_entry("n/b", "fail")) + "\n")
+    write_scorecard(ROOT, tmp_path, "quick", {})
+    sentence = (tmp_path / "status" / "figure-5.md").read_text()
+    assert sentence.startswith("**Figure 5: partly** at the quick profile (1 of 2 evidence checks pass")
+    assert "not attempted" in (tmp_path / "status" / "figure-7.md").read_text()
+
+
+def test_check_command_fails_on_an_expected_item_that_regressed(mini_book, capsys):
+    items = [{"item": "Figure 5", "notebook": "good", "quick": "yes", "expect": "reproduced"}]
+    (mini_book / "book" / "items.yml").write_text(yaml.safe_dump(items))
+    out = mini_book / book.EXECUTED
+    out.mkdir(parents=True)
+    (out / "claims.jsonl").write_text(json.dumps(_entry("good/x", "pass")) + "\n")
+    assert main(["check", "--root", str(mini_book)]) == 0
+    (out / "claims.jsonl").write_text(json.dumps(_entry("good/x", "fail")) + "\n")
+    assert main(["check", "--root", str(mini_book)]) == 1
+    assert "Figure 5: expected reproduced, got not reproduced" in capsys.readouterr().err
+
+
+def test_check_command_without_a_build_is_a_clear_error(mini_book, capsys):
+    assert main(["check", "--root", str(mini_book)]) == 2
+    assert "run `seemlab book --profile quick` first" in capsys.readouterr().err
 
 
 def test_scorecard_ignores_other_profiles(tmp_path, monkeypatch):
     monkeypatch.setenv("SEEMLAB_CLAIMS_DIR", str(tmp_path))
     claims.check("n/a", 1.0, lo=0, item="Figure 5", statement="s", paper=1, profile="smoke")
     page = write_scorecard(ROOT, tmp_path, "quick", {}).read_text()
-    assert "0 checks" in page
+    assert "0 evidence checks" in page
 
 
 def test_external_references_finds_remote_scripts_but_not_links(tmp_path):

@@ -46,3 +46,63 @@ def test_load_keeps_the_last_record_per_claim(claims_dir):
     claims.record("nb/a", ours=2.0, tolerance="t", ok=True, **_fields())
     (entry,) = claims.load()
     assert entry["ours"] == 2.0 and entry["ok"]
+
+
+def test_verdict_kinds(claims_dir):
+    assert claims.record("nb/p", ours=1, tolerance="t", ok=True, **_fields())["verdict"] == "pass"
+    assert claims.record("nb/f", ours=1, tolerance="t", ok=False, **_fields())["verdict"] == "fail"
+    identity = claims.record("nb/i", ours=1, tolerance="t", ok=True, kind="identity", **_fields())
+    assert identity["verdict"] == "identity" and identity["holds"] and not identity["ok"]
+    reported = claims.record("nb/r", ours=1, tolerance="reported only", kind="reported", **_fields())
+    assert reported["verdict"] == "reported" and not reported["ok"] and reported["holds"] is None
+    assert claims.record("nb/s", ours=1, tolerance="t", ok=True, soft=True, **_fields())["verdict"] == "reported"
+
+
+def test_a_check_needs_its_outcome_and_a_known_kind(claims_dir):
+    with pytest.raises(ValueError, match="needs ok="):
+        claims.record("nb/x", ours=1, tolerance="t", **_fields())
+    with pytest.raises(ValueError, match="kind must be one of"):
+        claims.record("nb/x", ours=1, tolerance="t", ok=True, kind="proof", **_fields())
+
+
+@pytest.mark.parametrize("baseline_ok, verdict", [(True, "pass"), (False, "inconclusive")])
+def test_precondition_decides_between_verdict_and_inconclusive(claims_dir, baseline_ok, verdict):
+    base = claims.record("nb/baseline_diverges", ours=1, tolerance="t", ok=baseline_ok, **_fields())
+    ln = claims.record("nb/ln_bounded", ours=1, tolerance="t", ok=True, requires=base, **_fields())
+    assert ln["verdict"] == verdict and ln["requires"] == ["nb/baseline_diverges"]
+    by_id = claims.record("nb/ln_bounded2", ours=1, tolerance="t", ok=True, requires="nb/baseline_diverges", **_fields())
+    assert by_id["verdict"] == verdict
+    if verdict == "inconclusive":
+        assert "precondition nb/baseline_diverges is fail" in ln["reason"]
+
+
+def test_precondition_never_recorded_is_inconclusive(claims_dir):
+    entry = claims.record("nb/y", ours=1, tolerance="t", ok=True, requires="nb/missing", **_fields())
+    assert entry["verdict"] == "inconclusive" and "not recorded" in entry["reason"]
+
+
+def test_a_check_tuned_on_its_own_seeds_is_only_reported(claims_dir):
+    seen = claims.record("nb/z", ours=1, tolerance="t", ok=True, seeds=[0, 1], calibrated_on=[0, 1, 2], **_fields())
+    fresh = claims.record("nb/z", ours=1, tolerance="t", ok=True, seeds=[100, 101], calibrated_on=[0, 1, 2], **_fields())
+    assert seen["verdict"] == "reported" and "chosen on seed(s) [0, 1]" in seen["reason"]
+    assert fresh["verdict"] == "pass"
+
+
+def test_records_of_another_seed_block_are_kept_apart(claims_dir, monkeypatch):
+    claims.record("nb/a", ours=1, tolerance="t", ok=True, **_fields())
+    monkeypatch.setenv(claims.BLOCK_ENV, "second")
+    claims.record("nb/a", ours=2, tolerance="t", ok=False, **_fields())
+    assert sorted((e["block"], e["verdict"]) for e in claims.load()) == [("main", "pass"), ("second", "fail")]
+
+
+@pytest.mark.parametrize("verdicts, status", [
+    ([], "not attempted"), (["pass", "identity"], "reproduced"), (["pass", "fail"], "partly"),
+    (["pass", "inconclusive"], "partly"), (["fail", "inconclusive"], "not reproduced"),
+    (["inconclusive"], "inconclusive"), (["identity", "reported"], "inconclusive")])
+def test_item_status_rules(verdicts, status):
+    assert claims.item_status([{"verdict": v} for v in verdicts]) == status
+
+
+def test_legacy_records_get_a_verdict_from_ok_and_soft():
+    assert [claims.verdict_of(e) for e in ({"ok": True}, {"ok": False}, {"ok": True, "soft": True})] == [
+        "pass", "fail", "reported"]

@@ -3,8 +3,22 @@
 A check states its tolerance before it runs, records the paper's value, ours and the verdict,
 and never raises: a failed claim is data, shown red on the book's scorecard.
 
+Each record carries a ``verdict``, one of :data:`VERDICTS`:
+
+- ``pass`` / ``fail``: a falsifiable check (``kind="check"``);
+- ``inconclusive``: a check whose precondition (``requires``: records that must pass, such as
+  "the baseline diverged" before "LN stays bounded") did not hold;
+- ``identity``: a numerical confirmation of a theorem or of a construction (``kind="identity"``):
+  a sanity check, never evidence of reproduction; ``holds`` says whether it held;
+- ``reported``: a number with no verdict (``kind="reported"``), and any check whose setting or
+  tolerance was chosen on the very seeds it is computed on (``calibrated_on``).
+
+``ok`` stays for compatibility: it is true only for ``pass``.
+
 Records go to ``$SEEMLAB_CLAIMS_DIR/claims.jsonl``; without the variable, to the book's
 generated folder of the enclosing checkout (``book/_executed``), else the working directory.
+``$SEEMLAB_SEED_BLOCK`` names the seed block of the run (the book executes fast notebooks on a
+second, disjoint block of seeds); records of different blocks are kept apart.
 """
 
 from __future__ import annotations
@@ -12,14 +26,23 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from seemlab.profiles import check_profile
 
 CLAIMS_ENV = "SEEMLAB_CLAIMS_DIR"
 NOTEBOOK_ENV = "SEEMLAB_NOTEBOOK"
+BLOCK_ENV = "SEEMLAB_SEED_BLOCK"
 CLAIMS_FILE = "claims.jsonl"
+MAIN_BLOCK = "main"
+
+VERDICTS = ("pass", "fail", "inconclusive", "identity", "reported")
+EVIDENCE = ("pass", "fail", "inconclusive")
+KINDS = ("check", "identity", "reported")
+REQUIRED_FIELDS = ("claim_id", "item", "statement", "profile")
 
 
 def claims_dir() -> Path:
@@ -41,19 +64,35 @@ def record(
     paper: Any,
     ours: Any,
     tolerance: str,
-    ok: bool,
     profile: str,
+    ok: bool | None = None,
+    kind: str = "check",
+    requires: dict | str | Iterable[dict | str] = (),
     seed: int | None = None,
+    seeds: Iterable[int] | None = None,
+    calibrated_on: Iterable[int] | None = None,
     soft: bool = False,
     notebook: str | None = None,
 ) -> dict:
     """Append one claim record and return it.
 
-    ``paper`` and ``ours`` are numbers or short strings; ``tolerance`` says in words what
-    ``ok`` tested; ``soft`` marks checks the SPEC reports rather than asserts. Claim ids are
-    ``"<notebook>/<check>"``; the notebook defaults to the id's prefix.
+    ``paper`` and ``ours`` are numbers or short strings; ``tolerance`` says in words what ``ok``
+    tested. ``kind`` is "check" (falsifiable: ``ok`` is its outcome), "identity" (``ok`` says
+    whether the identity held) or "reported" (no verdict; ``soft=True`` means the same).
+    ``requires``: the records (as returned by this function) or claim ids whose ``pass`` is the
+    precondition of this check; otherwise its verdict is ``inconclusive``. ``seeds``: the seeds
+    the verdict was computed on (default ``[seed]``). ``calibrated_on``: seeds on which the
+    check's setting or tolerance was chosen; a verdict on any of them is only ``reported``.
+    Claim ids are ``"<notebook>/<check>"``; the notebook defaults to the id's prefix.
     """
     check_profile(profile)
+    kind = "reported" if soft else kind
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind != "reported" and ok is None:
+        raise ValueError(f"claim {claim_id}: a {kind} needs ok=True or ok=False")
+    seeds = [int(s) for s in seeds] if seeds is not None else ([] if seed is None else [int(seed)])
+    verdict, reason = _verdict(kind, ok, _as_list(requires), seeds, calibrated_on, profile)
     entry = {
         "claim_id": claim_id,
         "item": item,
@@ -61,17 +100,19 @@ def record(
         "paper": _jsonable(paper),
         "ours": _jsonable(ours),
         "tolerance": tolerance,
-        "ok": bool(ok),
-        "soft": bool(soft),
+        "verdict": verdict,
+        "reason": reason,
+        "ok": verdict == "pass",
+        "holds": None if kind == "reported" else bool(ok),
+        "soft": kind == "reported",
+        "requires": [r["claim_id"] if isinstance(r, dict) else r for r in _as_list(requires)],
         "profile": profile,
         "seed": seed,
+        "seeds": seeds,
+        "block": os.environ.get(BLOCK_ENV) or MAIN_BLOCK,
         "notebook": notebook or os.environ.get(NOTEBOOK_ENV) or claim_id.partition("/")[0],
     }
-    folder = claims_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    # One write per line keeps concurrent appenders from interleaving records.
-    with open(folder / CLAIMS_FILE, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, allow_nan=False) + "\n")
+    append(claims_dir() / CLAIMS_FILE, entry)
     return entry
 
 
@@ -85,7 +126,8 @@ def check(
 ) -> dict:
     """Record whether ``lo <= ours <= hi`` (either bound may be open); NaN never passes.
 
-    ``fields`` are passed on to :func:`record` (item, statement, paper, profile, seed, soft).
+    ``fields`` are passed on to :func:`record` (item, statement, paper, profile, seed, kind,
+    requires, seeds, calibrated_on).
     """
     if lo is None and hi is None:
         raise ValueError("check needs at least one of lo, hi")
@@ -98,17 +140,148 @@ def check(
     return record(claim_id, ours=value, tolerance=_bounds_text(lo, hi), ok=ok, **fields)
 
 
-def load(path: Path | str | None = None) -> list[dict]:
-    """All records in ``path`` (default: :func:`claims_dir`), the last one per claim id and profile."""
+def _verdict(kind, ok, requires, seeds, calibrated_on, profile) -> tuple[str, str | None]:
+    """The verdict of a new record and, when it is not the plain outcome, why."""
+    if kind != "check":
+        return kind, None
+    unmet = [(_claim_id(r), v) for r in requires if (v := _required_verdict(r, profile)) != "pass"]
+    if unmet:
+        return "inconclusive", "; ".join(f"precondition {cid} is {v}" for cid, v in unmet)
+    tuned = sorted(set(seeds) & {int(s) for s in calibrated_on or ()})
+    if tuned:
+        return "reported", f"setting chosen on seed(s) {tuned}, the seeds it is computed on: not evidence"
+    return ("pass" if ok else "fail"), None
+
+
+def _required_verdict(requirement: dict | str, profile: str) -> str:
+    if isinstance(requirement, dict):
+        return verdict_of(requirement)
+    block = os.environ.get(BLOCK_ENV) or MAIN_BLOCK
+    found = [e for e in load() if e["claim_id"] == requirement and e["profile"] == profile
+             and e.get("block", MAIN_BLOCK) == block]
+    return verdict_of(found[-1]) if found else "not recorded"
+
+
+def _claim_id(requirement: dict | str) -> str:
+    return requirement["claim_id"] if isinstance(requirement, dict) else requirement
+
+
+def _as_list(requires) -> list:
+    if isinstance(requires, (dict, str)):
+        return [requires]
+    return list(requires or ())
+
+
+def verdict_of(entry: dict) -> str:
+    """A record's verdict; records written before verdicts existed get theirs from ok/soft."""
+    if entry.get("verdict") in VERDICTS:
+        return entry["verdict"]
+    if entry.get("soft"):
+        return "reported"
+    return "pass" if entry.get("ok") else "fail"
+
+
+# ============================================================================ the claims file
+def append(path: Path, entry: dict) -> None:
+    """Append ``entry`` as one line, starting a new line first if the file ends without one
+    (a writer killed mid-line must not swallow the next record)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(entry, allow_nan=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        os.write(fd, line)  # one write per record: concurrent appenders do not interleave
+    except OSError as err:
+        raise OSError(err.errno, f"cannot append a claim record to {path}: {err.strerror or err}") from err
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A line of the claims file that is not a usable record."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path} line {self.line}: {self.reason}"
+
+
+def read(path: Path | str | None = None) -> tuple[list[dict], list[Unreadable]]:
+    """Every readable record of ``path`` in file order, and the lines that are not records.
+
+    A malformed line or a record without a required field is skipped and reported, never fatal.
+    """
     path = Path(path) if path else claims_dir() / CLAIMS_FILE
     if not path.exists():
-        return []
-    latest: dict[tuple[str, str], dict] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
+        return [], []
+    entries, bad = [], []
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
             entry = json.loads(line)
-            latest[entry["claim_id"], entry["profile"]] = entry
+        except json.JSONDecodeError as err:
+            bad.append(Unreadable(str(path), number, f"not JSON ({err.msg} at column {err.colno})"))
+            continue
+        missing = [f for f in REQUIRED_FIELDS if not isinstance(entry, dict) or f not in entry]
+        if missing:
+            bad.append(Unreadable(str(path), number, f"record lacks {', '.join(missing)}"))
+            continue
+        entries.append(entry)
+    return entries, bad
+
+
+def load(path: Path | str | None = None) -> list[dict]:
+    """The last readable record per claim id, profile and seed block in ``path`` (default:
+    :func:`claims_dir`); unreadable lines are skipped with one warning each."""
+    entries, bad = read(path)
+    for problem in bad:
+        warnings.warn(f"skipped unreadable claim record: {problem}", stacklevel=2)
+    return load_latest(entries)
+
+
+def load_latest(entries: Iterable[dict]) -> list[dict]:
+    """The last of ``entries`` per claim id, profile and seed block: a rerun supersedes."""
+    latest: dict[tuple[str, str, str], dict] = {}
+    for entry in entries:
+        latest[entry["claim_id"], entry["profile"], entry.get("block", MAIN_BLOCK)] = entry
     return list(latest.values())
+
+
+# ============================================================================ item status
+STATUSES = ("reproduced", "partly", "not reproduced", "inconclusive", "not attempted")
+
+STATUS_RULES = {
+    "reproduced": "at least one evidence check, and every evidence check passes on every seed block run",
+    "partly": "some evidence checks pass and others fail or are inconclusive",
+    "not reproduced": "no evidence check passes, and at least one fails",
+    "inconclusive": "no evidence check fails or passes: every one is inconclusive, or the item has "
+                    "only identities and reported values",
+    "not attempted": "no record at this profile",
+}
+"""The rule behind each item status; evidence checks are those with a pass, fail or
+inconclusive verdict (identities and reported values are not evidence)."""
+
+
+def item_status(entries: Iterable[dict]) -> str:
+    """The status of a paper item from all its records (every seed block) at one profile."""
+    verdicts = [verdict_of(e) for e in entries]
+    if not verdicts:
+        return "not attempted"
+    evidence = [v for v in verdicts if v in EVIDENCE]
+    if evidence and all(v == "pass" for v in evidence):
+        return "reproduced"
+    if "pass" in evidence:
+        return "partly"
+    if "fail" in evidence:
+        return "not reproduced"
+    return "inconclusive"
 
 
 def _bounds_text(lo: float | None, hi: float | None) -> str:
