@@ -238,12 +238,16 @@ class SACResult:
 
 
 def check_config(cfg: SACConfig) -> None:
-    """ValueError on settings that cannot run."""
-    for name in ("total_steps", "batch_size", "policy_frequency", "target_frequency", "width"):
-        if int(getattr(cfg, name)) < 1:
-            raise ValueError(f"SACConfig.{name} must be >= 1, got {getattr(cfg, name)}")
-    if not 0.0 < cfg.tau <= 1.0:
-        raise ValueError(f"SACConfig.tau must be in (0, 1], got {cfg.tau}")
+    """A one-line ``ValueError`` naming the first bad field, its value and the allowed values."""
+    from seemlab.nets import NORMS
+    from seemlab.params import boolean, check_fields, choice, integer, number, text
+
+    count, rate = integer(min=1), number(0, lo_open=True)
+    check_fields(cfg, env_id=text(), seed=integer(min=0), total_steps=count,
+                 buffer_size=integer(min=1, optional="keep every transition"), gamma=number(0, 1),
+                 tau=number(0, 1, lo_open=True), batch_size=count, learning_starts=integer(min=0),
+                 policy_lr=rate, q_lr=rate, policy_frequency=count, target_frequency=count, alpha=number(0),
+                 autotune=boolean(), width=count, critic_norm=choice(*NORMS))
 
 
 def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool = False,

@@ -111,40 +111,32 @@ class TD3Config:
         return dataclasses.replace(self, **changes)
 
 
-def _fail(name: str, value, rule: str) -> None:
-    raise ValueError(f"{name} {rule}, got {value!r}")
+def _schema() -> dict:
+    """Allowed values of every TD3Config field (seemlab.params)."""
+    from seemlab.params import boolean, choice, integer, number, sequence_of
+
+    count, rate, weight = integer(min=1), number(0, lo_open=True), number(0)
+    return dict(algorithm=choice(*ALGORITHMS), steps=count, batch_size=count, gamma=number(0, 1),
+                tau=number(0, 1, lo_open=True), policy_freq=count, double_q=boolean(), target_smoothing=boolean(),
+                policy_noise=weight, noise_clip=weight, alpha=weight, bc_weight=weight, q_normalize=boolean(),
+                optimizer=choice(*OPTIMIZERS), actor_lr=rate, critic_lr=rate,
+                adam_betas=sequence_of(number(0, 1, hi_open=True)), weight_decay=weight, critic_width=count,
+                critic_depth=count, critic_norm=choice(*NORMS), norm_position=choice(*POSITIONS),
+                norm_layers=sequence_of(integer(min=0), optional="all layers"), norm_affine=boolean(),
+                out_weight_norm=boolean(), dropout=number(0, 1, hi_open=True), actor_width=count, actor_depth=count)
 
 
 def validate(cfg: TD3Config) -> None:
-    """Raise ``ValueError`` naming the first bad field (before any training)."""
-    if cfg.algorithm not in ALGORITHMS:
-        _fail("algorithm", cfg.algorithm, f"must be one of {', '.join(ALGORITHMS)}")
-    if cfg.optimizer not in OPTIMIZERS:
-        _fail("optimizer", cfg.optimizer, f"must be one of {', '.join(OPTIMIZERS)}")
-    if cfg.critic_norm not in NORMS:
-        _fail("critic_norm", cfg.critic_norm, f"must be one of {', '.join(NORMS)}")
-    if cfg.norm_position not in POSITIONS:
-        _fail("norm_position", cfg.norm_position, f"must be one of {', '.join(POSITIONS)}")
-    if not 0.0 < cfg.tau <= 1.0:
-        _fail("tau", cfg.tau, "must be in (0, 1] (1 = no EMA)")
-    if not 0.0 <= cfg.gamma <= 1.0:
-        _fail("gamma", cfg.gamma, "must be in [0, 1]")
-    for name in ("actor_lr", "critic_lr"):
-        if not getattr(cfg, name) > 0:
-            _fail(name, getattr(cfg, name), "must be > 0")
-    for name in ("weight_decay", "policy_noise", "noise_clip", "alpha", "bc_weight"):
-        if not getattr(cfg, name) >= 0:
-            _fail(name, getattr(cfg, name), "must be >= 0")
-    for name in ("steps", "batch_size", "policy_freq", "critic_width", "actor_width", "actor_depth"):
-        value = getattr(cfg, name)
-        if not (isinstance(value, int) and value >= 1):
-            _fail(name, value, "must be an integer >= 1")
-    if not (isinstance(cfg.critic_depth, int) and cfg.critic_depth >= 1):
-        _fail("critic_depth", cfg.critic_depth, "must be an integer >= 1")
-    if not 0.0 <= cfg.dropout < 1.0:
-        _fail("dropout", cfg.dropout, "must be in [0, 1)")
-    if cfg.norm_layers is not None and any(not 0 <= i < cfg.critic_depth for i in cfg.norm_layers):
-        _fail("norm_layers", cfg.norm_layers, f"must lie in 0..{cfg.critic_depth - 1}")
+    """Raise a one-line ``ValueError`` naming the first bad field, its value and the allowed
+    values (before any training)."""
+    from seemlab.params import check_fields, integer
+
+    check_fields(cfg, **_schema())
+    if len(cfg.adam_betas) != 2:
+        raise ValueError(f"TD3Config.adam_betas = {cfg.adam_betas!r} has {len(cfg.adam_betas)} items; "
+                         "allowed values: two numbers in [0, 1)")
+    for i, layer in enumerate(cfg.norm_layers or ()):
+        integer(0, cfg.critic_depth - 1).check(f"TD3Config.norm_layers[{i}]", layer)
 
 
 PRESETS: dict[str, dict] = {

@@ -82,18 +82,14 @@ def paper_config(**overrides) -> NavConfig:
 
 
 def validate(cfg: NavConfig) -> NavConfig:
-    """Raise ``ValueError`` naming the allowed values for a bad config; return it otherwise."""
-    if cfg.data not in DATA:
-        raise ValueError(f"unknown data {cfg.data!r}; allowed values: {', '.join(DATA)}")
-    if cfg.dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {cfg.dtype!r}; allowed values: {', '.join(DTYPES)}")
-    if cfg.depth < 2:
-        raise ValueError(f"depth (L weight layers) must be >= 2, got {cfg.depth}")
-    for name in ("n_pairs", "width", "steps"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    if cfg.seem_every < 0 or cfg.lr <= 0 or not 0 <= cfg.gamma < 1:
-        raise ValueError("need seem_every >= 0, lr > 0 and 0 <= gamma < 1")
+    """Raise a one-line ``ValueError`` naming the field, its value and the allowed values for a
+    bad config; return it otherwise."""
+    from seemlab.params import boolean, check_fields, choice, integer, number
+
+    check_fields(cfg, data=choice(*DATA), n_pairs=integer(min=1), move=number(0), noise=number(0),
+                 width=integer(min=1), depth=integer(min=2), lr=number(0, lo_open=True),
+                 gamma=number(0, 1, hi_open=True), steps=integer(min=1), seed=integer(min=0), seem_every=integer(min=0), log_appb=boolean(),
+                 log_pair=boolean(), layernorm=boolean(), dtype=choice(*DTYPES), blowup=number(0, lo_open=True))
     return cfg
 
 
