@@ -5,6 +5,7 @@ Layout, one folder per dataset (Minari's on-disk layout plus a data card)::
     data/local/<name>/data/main_data.hdf5   Minari episodes (float32)
     data/local/<name>/data/metadata.json    Minari metadata
     data/local/<name>/card.json             generator, config, seed, returns, size, sha256, command
+                                            (JSON under one checksum line, seemlab.runs.cache)
 
 The data folder is ``$SEEMLAB_DATA_DIR`` when set, else ``<repository>/data``. ``<name>`` may omit
 its ``-v<k>`` suffix to get the highest version present.
@@ -73,17 +74,32 @@ def load_local(name: str, root: Path | None = None) -> RawTransitions:
 
 
 def read_card(folder: Path) -> dict[str, Any]:
-    """The data card of a local dataset folder ({} when it has none)."""
-    path = folder / CARD
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The data card of a local dataset folder ({} when it has none).
+
+    A card that fails its checksum or is not a JSON object is moved aside to
+    ``card.json.corrupt-<UTC time>`` with a warning, and read as {} (restore it with git, or
+    regenerate the dataset). Cards written before checksums (plain JSON) are read as they are.
+    """
+    from seemlab.runs.cache import load_checked  # here: seemlab.runs imports seemlab.data
+
+    card = load_checked(Path(folder) / CARD, _parse_card)
+    return card if card is not None else {}
+
+
+def _parse_card(payload: bytes) -> dict[str, Any]:
+    card = json.loads(payload)
+    if not isinstance(card, dict):
+        raise ValueError(f"a data card is a JSON object, got {type(card).__name__}")
+    return card
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> Path:
-    """Write ``card`` as stable, sorted JSON, atomically (a reader never sees half a card)."""
-    path = folder / CARD
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    """Write ``card`` as stable, sorted JSON under a checksum line, atomically (a reader never
+    sees half a card; see :mod:`seemlab.runs.cache`)."""
+    from seemlab.runs.cache import write_checked
+
+    path = Path(folder) / CARD
+    write_checked(path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

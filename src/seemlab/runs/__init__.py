@@ -4,7 +4,8 @@ A :class:`RunConfig` (frozen dataclasses all the way down: dataset, seed, TD3 se
 diagnostics, evaluation) fully determines a run, given the dataset's content. Its SHA-256 over
 canonical JSON, with that content's identity (:func:`seemlab.data.content_id`), is the cache
 key; the result is one file per run, ``<cache>/runs/<key>.npz``, written atomically (temporary
-file + ``os.replace``). The cache folder is ``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache``.
+file + ``os.replace``) with a checksum, by :mod:`seemlab.runs.cache`, which also moves bad files
+aside and holds the locks. The cache folder is ``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache``.
 
 Runs that differ only in their seed or γ train together as one batched ensemble
 (:func:`run_many`); each still gets its own file with the same numbers (to float rounding) as a
@@ -24,6 +25,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
 import time
@@ -36,11 +38,12 @@ import torch
 
 from seemlab.diagnostics import Diagnostics, DiagnosticsConfig, TD3Callback
 from seemlab.profiles import check_profile, pick
+from seemlab.runs.cache import (CACHE_ENV, CacheWarning, CorruptFileError, Lock, LockTimeout,  # noqa: F401 (API)
+                                _atomic, _digest, cache_dir, load_checked, quarantine, read_checked, write_checked)
 from seemlab.rl.sac import flat_obs
 from seemlab.rl.td3 import TD3, Sampler, TD3Config, make_agent, preset, train
 
 FORMAT = 2  # bump when the meaning of a stored result changes (2: the divergence threshold uses max |r|)
-CACHE_ENV = "SEEMLAB_CACHE_DIR"
 
 
 # ============================================================================ configs
@@ -76,20 +79,6 @@ def config_hash(cfg: RunConfig, device: str = "cpu") -> str:
     not reuse the runs of the old data."""
     return _digest({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset),
                     "device": torch.device(device).type})
-
-
-def _digest(payload: dict) -> str:
-    """20 hex of the SHA-256 of ``payload``'s canonical JSON: the run caches' keys."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def cache_dir() -> Path:
-    """``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache`` (else ``./_cache``)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    repo = Path(__file__).resolve().parents[2]
-    return repo / "_cache" if (repo / "pyproject.toml").exists() else Path.cwd() / "_cache"
 
 
 def run_path(cfg: RunConfig, device: str = "cpu") -> Path:
@@ -137,33 +126,58 @@ class RunResult:
 
 
 def save_result(path: Path, result: RunResult) -> None:
-    """Write ``result`` atomically as one ``.npz``."""
+    """Write ``result`` atomically as one checksummed ``.npz`` (see :mod:`seemlab.runs.cache`)."""
     arrays = {f"logs/{k}": v for k, v in result.logs.items()}
     arrays.update({f"q1_init/{k}": v for k, v in result.q1_init.items()})
     arrays.update({f"q1_final/{k}": v for k, v in result.q1_final.items()})
     arrays["meta"] = np.array(json.dumps({"config": result.config, "meta": result.meta}, default=_json))
-    _atomic(path, lambda f: np.savez(f, **arrays))
+    write_checked(path, npz_bytes(arrays))
 
 
 def load_result(path: Path) -> RunResult:
-    with np.load(path, allow_pickle=False) as z:
-        head = json.loads(str(z["meta"]))
-        part = lambda p: {k[len(p):]: z[k] for k in z.files if k.startswith(p)}  # noqa: E731
-        return RunResult(head["config"], part("logs/"), head["meta"], part("q1_init/"), part("q1_final/"))
+    """The result stored at ``path``.
+
+    Raises:
+        FileNotFoundError: there is none.
+        CorruptFileError: it was bad; it has been moved aside (the next run redoes it).
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no run result at {path}")
+    result = _read_result(path)
+    if result is None:
+        raise CorruptFileError(f"{path} was corrupt and has been moved aside; rerun to redo it")
+    return result
+
+
+def _read_result(path: Path) -> RunResult | None:
+    """The result at ``path``; None when missing, or bad and moved aside with a warning."""
+    return load_checked(path, _parse_result)
+
+
+def _parse_result(payload: bytes) -> RunResult:
+    z = read_npz(payload)
+    head = json.loads(str(z["meta"]))
+    part = lambda p: {k[len(p):]: v for k, v in z.items() if k.startswith(p)}  # noqa: E731
+    return RunResult(head["config"], part("logs/"), head["meta"], part("q1_init/"), part("q1_final/"))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an ``.npz`` file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_npz(payload: bytes) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file's bytes (no pickled objects)."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _json(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in run metadata")
-
-
-def _atomic(path: Path, write: Callable) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
 
 
 # ============================================================================ data
@@ -200,7 +214,7 @@ def _generate_if_missing(spec: str) -> None:
     name = spec.partition(":")[2]
     if name in local.names():
         return
-    with _Lock(cache_dir() / "locks" / f"data-{name}.lock"):
+    with Lock(cache_dir() / "locks" / f"data-{name}.lock"):
         if name not in local.names():  # another process may have made it while we waited
             generate_random(RandomPolicyConfig(env_id, 10_000, 0), name=name)
 
@@ -224,8 +238,11 @@ def run(cfg: RunConfig, *, device: str = "cpu", progress: bool = False, **kwargs
 
 def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool = False,
              ensemble: bool = True, checkpoint_every: int = 5000, refresh: bool = False,
-             threads: int | None = None) -> list[RunResult]:
+             threads: int | None = None, wait: float | None = None) -> list[RunResult]:
     """Results of ``cfgs`` in order; missing ones train, seeds of one config together.
+
+    A cached result that fails its checksum or does not parse is moved aside with a
+    :class:`CacheWarning` and trained again.
 
     Args:
         device: "cpu", "cuda", "cuda:1", ... (resolved by the caller; part of the cache key).
@@ -234,23 +251,35 @@ def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool =
         checkpoint_every: steps between resume checkpoints.
         refresh: retrain even when cached.
         threads: CPU threads while training (default ``$SEEMLAB_THREADS``, else 1).
+        wait: seconds to wait for another process training the same run before
+            :class:`LockTimeout` (None: as long as it takes).
     """
     for cfg in cfgs:
         _check_run(cfg)
+    train = dict(device=device, ensemble=ensemble, progress=progress, checkpoint_every=checkpoint_every, wait=wait)
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads or os.environ.get("SEEMLAB_THREADS", 1)))
+    try:
+        _train_missing(cfgs, refresh=refresh, **train)
+        results = [_read_result(run_path(c, device)) for c in cfgs]
+        bad = [c for c, r in zip(cfgs, results) if r is None]  # moved aside as corrupt: train them again
+        if bad:
+            _train_missing(bad, refresh=False, **train)
+            results = [r if r is not None else load_result(run_path(c, device)) for c, r in zip(cfgs, results)]
+    finally:
+        torch.set_num_threads(before)
+    return results
+
+
+def _train_missing(cfgs: Sequence[RunConfig], *, device: str, ensemble: bool, refresh: bool, **train) -> None:
+    """Train the configs without a cached result (all of them with ``refresh``), grouped."""
     todo = [c for c in dict.fromkeys(cfgs) if refresh or not run_path(c, device).exists()]
     groups: dict[str, list[RunConfig]] = {}
     for c in todo:
         key = config_hash(_member_free(c), device) if ensemble else config_hash(c, device)
         groups.setdefault(key, []).append(c)
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads or os.environ.get("SEEMLAB_THREADS", 1)))
-    try:
-        for group in groups.values():
-            train_group(group, device=device, progress=progress, checkpoint_every=checkpoint_every,
-                        refresh=refresh)
-    finally:
-        torch.set_num_threads(before)
-    return [load_result(run_path(c, device)) for c in cfgs]
+    for group in groups.values():
+        train_group(group, device=device, refresh=refresh, **train)
 
 
 def _member_free(cfg: RunConfig) -> RunConfig:
@@ -272,17 +301,19 @@ def _check_run(cfg: RunConfig) -> None:
 
 def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool = False,
                 checkpoint_every: int = 5000, refresh: bool = False,
-                hook: Callable[[int], None] | None = None) -> None:
+                hook: Callable[[int], None] | None = None, wait: float | None = None) -> None:
     """Train configs that differ only in seed and γ as one ensemble, one result file per config.
 
-    ``hook(step)`` is called after each step's logging (tests use it to interrupt a run).
+    Resumes from the group's checkpoint unless ``refresh`` (a bad checkpoint is moved aside and
+    the run starts over). ``hook(step)`` is called after each step's logging and checkpoint
+    (tests use it to interrupt a run). ``wait``: see :func:`run_many`.
     """
     base = _member_free(cfgs[0])
     if any(_member_free(c) != base for c in cfgs):
         raise ValueError("train_group needs configs that differ only in their seed and gamma")
     hashes = [config_hash(c, device) for c in cfgs]
     key = hashlib.sha256(",".join(hashes).encode()).hexdigest()[:20]
-    locks = [_Lock(cache_dir() / "locks" / f"{h}.lock") for h in sorted(set(hashes))]  # one per run, fixed order
+    locks = [Lock(cache_dir() / "locks" / f"{h}.lock", wait) for h in sorted(set(hashes))]  # one per run, fixed order
     with contextlib.ExitStack() as stack:
         for lock in locks:
             stack.enter_context(lock)
@@ -291,10 +322,11 @@ def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: boo
             return
         if len(todo) < len(cfgs):  # another process trained some of them meanwhile
             key = hashlib.sha256(",".join(config_hash(c, device) for c in todo).encode()).hexdigest()[:20]
-        _train_locked(todo, device, progress, checkpoint_every, hook, cache_dir() / "checkpoints" / f"{key}.pt")
+        ckpt = cache_dir() / "checkpoints" / f"{key}.pt"
+        _train_locked(todo, device, progress, checkpoint_every, hook, ckpt, resume=not refresh)
 
 
-def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path) -> None:
+def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, resume: bool = True) -> None:
     cfg, seeds, gammas = cfgs[0], [c.seed for c in cfgs], [c.td3.gamma for c in cfgs]
     data = load_dataset(cfg.dataset, cfg.fraction, cfg.normalize_states).to(device)
     torch.manual_seed(seeds[0])  # the global stream only feeds dropout masks
@@ -304,8 +336,8 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path) ->
     callback = TD3Callback(diags)
     q1_init = [_q1_state(agent, s) for s in range(len(seeds))]
     elapsed = 0.0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+    state = load_checked(ckpt, _parse_checkpoint) if resume else None
+    if state is not None:
         agent.load_state_dict(state["agent"])
         sampler.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
@@ -316,7 +348,8 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path) ->
 
     def step_callback(step: int, ag: TD3, metrics: dict) -> bool:
         stop = callback(step, ag, metrics)
-        if step % checkpoint_every == 0 and not stop and step < cfg.td3.steps:
+        # Never at step 0: resuming there would log step 0 again (train calls back at step 0 first).
+        if 0 < step < cfg.td3.steps and step % checkpoint_every == 0 and not stop:
             _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start)
         if hook is not None:
             hook(step)
@@ -347,9 +380,45 @@ def _q1_state(agent: TD3, s: int) -> dict[str, np.ndarray]:
 
 
 def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float) -> None:
+    """Everything a resume needs, as what ``torch.load(weights_only=True)`` accepts."""
     state = {"agent": agent.state_dict(), "sampler": sampler.state(), "torch_rng": torch.get_rng_state(),
              "diagnostics": [d.state_dict() for d in diags], "q1_init": q1_init, "elapsed": elapsed}
-    _atomic(path, lambda f: torch.save(state, f))
+    buffer = io.BytesIO()
+    torch.save(_tensors_for_numpy(state), buffer)
+    write_checked(path, buffer.getvalue())
+
+
+def _parse_checkpoint(payload: bytes) -> dict:
+    # weights_only: a checkpoint is data; a crafted cache file must not run code when loaded
+    return _numpy_from_tensors(torch.load(io.BytesIO(payload), weights_only=True))
+
+
+_NDARRAY, _NPSCALAR = "__numpy_array__", "__numpy_scalar__"
+
+
+def _tensors_for_numpy(obj):
+    """``obj`` with every numpy array or scalar wrapped as a tensor (undone by :func:`_numpy_from_tensors`)."""
+    if isinstance(obj, np.ndarray):
+        return {_NDARRAY: torch.from_numpy(obj.copy())}
+    if isinstance(obj, np.generic):
+        return {_NPSCALAR: torch.from_numpy(np.asarray(obj).reshape(1))}  # keeps float32 float32
+    if isinstance(obj, dict):
+        return {k: _tensors_for_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors_for_numpy(v) for v in obj)
+    return obj
+
+
+def _numpy_from_tensors(obj):
+    if isinstance(obj, dict):
+        if _NDARRAY in obj:
+            return obj[_NDARRAY].numpy()
+        if _NPSCALAR in obj:
+            return obj[_NPSCALAR].numpy()[0]
+        return {k: _numpy_from_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_numpy_from_tensors(v) for v in obj)
+    return obj
 
 
 def _progress_bar(progress: bool, cfg: RunConfig, seeds, initial: int):
@@ -359,49 +428,6 @@ def _progress_bar(progress: bool, cfg: RunConfig, seeds, initial: int):
 
     return tqdm(total=cfg.td3.steps, initial=initial, desc=f"{cfg.dataset} seeds {seeds}", unit="step",
                 mininterval=1.0)
-
-
-class _Lock:
-    """An exclusive lock file holding the owner's pid; waits while a live process holds it."""
-
-    def __init__(self, path: Path, poll: float = 0.5):
-        self.path, self.poll = path, poll
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not _alive(self.path):
-                    self.path.unlink(missing_ok=True)
-                    continue
-                time.sleep(self.poll)
-                continue
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            return self
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(path: Path) -> bool:
-    try:
-        pid = int(path.read_text() or "0")
-    except (OSError, ValueError):
-        return True  # being written right now
-    if pid <= 0:
-        return True  # being written right now
-    if pid == os.getpid():
-        return False  # left over by this process
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ============================================================================ evaluation
@@ -647,18 +673,36 @@ def r_sac(profile: str, env_id: str = "Hopper-v5", seed: int = 0) -> dict:
     return {arm: SACConfig(**base, **changes) for arm, changes in SAC_ARMS.items()}
 
 
-def sac_run(cfg, log_every: int = 100, device: str = "cpu") -> SACLog:
-    """Train (or load from the cache) one online SAC run; a non-finite Q1 stops it cleanly."""
+def sac_run(cfg, log_every: int = 100, device: str = "cpu", *, wait: float | None = None) -> SACLog:
+    """Train (or load from the cache) one online SAC run; a non-finite Q1 stops it cleanly.
+
+    A bad cached file is moved aside with a :class:`CacheWarning` and the run trained again;
+    ``wait``: see :func:`run_many`.
+    """
     from seemlab.rl import sac
 
     sac.check_config(cfg)
     config = dataclasses.asdict(cfg)
     key = _digest({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type})
     path = cache_dir() / f"sac-{key}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            stopped = int(z["stopped_step"])
-            return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped)
+    parse = functools.partial(_parse_sac, config)
+    cached = load_checked(path, parse)
+    if cached is not None:
+        return cached
+    with Lock(cache_dir() / "locks" / f"sac-{key}.lock", wait):
+        cached = load_checked(path, parse)  # another process may have trained it while we waited
+        return cached if cached is not None else _train_sac(cfg, config, log_every, device, path)
+
+
+def _parse_sac(config: dict, payload: bytes) -> SACLog:
+    z = read_npz(payload)
+    stopped = int(z["stopped_step"])
+    return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped)
+
+
+def _train_sac(cfg, config: dict, log_every: int, device: str, path: Path) -> SACLog:
+    from seemlab.rl import sac
+
     rows: list[tuple[int, float]] = []
 
     def record(step: int, logs: dict) -> bool:
@@ -671,8 +715,8 @@ def sac_run(cfg, log_every: int = 100, device: str = "cpu") -> SACLog:
     steps, q1 = (np.asarray(c, dtype=np.float64) for c in zip(*rows)) if rows else (np.zeros(0), np.zeros(0))
     stopped = int(steps[-1]) if rows and not np.isfinite(q1[-1]) else None
     episodes = np.asarray(result.episode_returns, dtype=np.float64).reshape(-1, 2)
-    _atomic(path, lambda f: np.savez(f, steps=steps, q1=q1, episodes=episodes,
-                                     stopped_step=np.int64(-1 if stopped is None else stopped)))
+    write_checked(path, npz_bytes(dict(steps=steps, q1=q1, episodes=episodes,
+                                       stopped_step=np.int64(-1 if stopped is None else stopped))))
     return SACLog(config, steps, q1, episodes, stopped)
 
 
