@@ -149,3 +149,23 @@ def test_external_references_finds_remote_scripts_but_not_links(tmp_path):
     (tmp_path / "b.html").write_text('<script defer="defer" src="https://cdn.example/mathjax.js"></script>')
     (tmp_path / "c.html").write_text("<link rel='stylesheet' href='//fonts.example/css'>")
     assert book.external_references(tmp_path) == ["b.html", "c.html"]
+
+
+def test_book_cites_the_protocol_page_not_the_internal_spec():
+    """Readers have no SPEC: no rendered page or notebook cell names it, and every
+    {ref}`protocol-*` link points at a label that book/protocol.md defines."""
+    import json
+    import re
+
+    labels = set(re.findall(r"^\((protocol[\w-]*)\)=\s*$", (ROOT / "book" / "protocol.md").read_text(), re.M))
+    texts = {p.name: p.read_text() for p in sorted((ROOT / "book").glob("*.md"))}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for k, cell in enumerate(json.loads(path.read_text())["cells"]):
+            texts[f"{path.name} cell {k}"] = "".join(cell["source"])
+    spec = [where for where, text in texts.items() if "SPEC" in text]
+    assert not spec, f"'SPEC' appears in {spec}"
+    refs = {(where, m.group(2) or m.group(1)) for where, text in texts.items()
+            for m in re.finditer(r"\{ref\}`([^`<]*?)\s*(?:<([^`>]+)>)?`", text)}
+    missing = sorted((where, target) for where, target in refs if target.startswith("protocol") and target not in labels)
+    assert not missing, f"protocol labels not defined in book/protocol.md: {missing}"
+    assert len(labels) >= 40
