@@ -11,6 +11,7 @@ import sys
 
 from seemlab import book
 from seemlab import run_cli
+from seemlab.params import check_options
 from seemlab.data import cli as data_cli
 
 COMMANDS = [book, data_cli, run_cli]
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_parser(subparsers)
     args = parser.parse_args(argv)
     try:
+        check_options(args)  # the options a command declared a schema for (seemlab.params)
         return int(args.func(args) or 0)
     except ValueError as err:  # bad input: one clear line, no traceback
         print(f"seemlab {args.command}: error: {err}", file=sys.stderr)

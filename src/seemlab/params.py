@@ -25,7 +25,6 @@ notebook does not declare (a typo would otherwise run silently with the defaults
 from __future__ import annotations
 
 import ast
-import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
@@ -75,8 +74,9 @@ class Param:
         if problem is None:
             return value
         if self.kind == "choice" and problem == "unknown":
-            raise ParameterError(f"unknown {name} {value!r}; allowed values: {self.describe()}")
-        raise ParameterError(f"{name} = {value!r} {problem}; allowed values: {self.describe()}")
+            raise ParameterError(f"unknown {name or 'value'} {value!r}; allowed values: {self.describe()}")
+        subject = f"{name} = {value!r}" if name else repr(value)
+        raise ParameterError(f"{subject} {problem}; allowed values: {self.describe()}")
 
     def _problem(self, value) -> str | None:
         """Why ``value`` is not allowed (None: it is)."""
@@ -203,6 +203,10 @@ def check_values(values: Mapping, **schema: Param) -> None:
             spec.check(name, values[name])
 
 
-def fields_of(cls) -> tuple[str, ...]:
-    """The field names of a dataclass (for schemas that must cover all of them)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
+def check_options(args) -> None:
+    """Check the parsed command-line options that a command declared with
+    ``parser.set_defaults(options={dest: Param})``; an option left out (None) is not checked."""
+    for dest, spec in getattr(args, "options", {}).items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            spec.check(f"--{dest.replace('_', '-')}", value)

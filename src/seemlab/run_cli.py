@@ -5,6 +5,11 @@
     seemlab run --group r-gamma --profile quick --device cuda
     seemlab run --group r-reg --profile quick
     seemlab run --group r-ddpg-abl --task walker2d --fraction 0.5 --profile full --device cuda
+    seemlab run --group r-seem --wait 600       # give up after 10 min if another process trains it
+
+Options a group does not use (``--fraction`` outside r-ddpg-abl and r-norm10, ``--task`` for
+r-gamma and r-reg) are errors, as is any bad value: the error names the option, the value and
+the allowed values, before anything is trained.
 
 ``--set key=value`` changes a field of the TD3 config (``seemlab.rl.td3.TD3Config``); values are
 parsed as Python literals (``0.99``, ``True``, ``(0,)``) or kept as text. Interrupted runs resume
@@ -19,21 +24,54 @@ import dataclasses
 import sys
 
 
+GROUP_OPTIONS = {"r-seem": ("task", "dataset"), "r-gamma": ("dataset",), "r-reg": ("dataset",),
+                 "r-ddpg-abl": ("task", "fraction", "dataset"), "r-norm10": ("task", "fraction", "dataset")}
+"""The group-specific options each run group uses; giving any other is an error."""
+DEFAULTS = dict(task="hopper", fraction=0.1)
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("run", help="train TD3-family runs with SEEM diagnostics (cached)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--group", choices=("r-seem", "r-gamma", "r-reg", "r-ddpg-abl", "r-norm10"), default="r-seem",
-                   help="SPEC §0.3 run group (default r-seem)")
-    p.add_argument("--task", default="hopper", help="hopper | walker2d | halfcheetah (r-seem, r-ddpg-abl, r-norm10)")
-    p.add_argument("--fraction", type=float, default=0.1, help="X as a fraction in (0, 1] (r-ddpg-abl, r-norm10)")
+    p.add_argument("--group", choices=tuple(GROUP_OPTIONS), default="r-seem", help="run group (default r-seem)")
+    p.add_argument("--task", help="hopper | walker2d | halfcheetah | antmaze (default hopper; r-seem, r-ddpg-abl, "
+                   "r-norm10)")
+    p.add_argument("--fraction", type=float, help="X as a fraction in (0, 1] (default 0.1; r-ddpg-abl, r-norm10)")
     p.add_argument("--dataset", help="a seemlab.data.load spec overriding the task's dataset")
     p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TD3Config field")
     p.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (cuda if available)")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="give up after this long if another process trains the same run (default: wait)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--refresh", action="store_true", help="retrain even if cached")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, options=_options())
+
+
+def _options() -> dict:
+    """The options' allowed values (seemlab.params; checked by ``seemlab.cli.main`` and :func:`check_args`)."""
+    from seemlab.params import choice, integer, number, sequence_of, text
+    from seemlab.profiles import PROFILES
+
+    return dict(profile=choice(*PROFILES), task=choice("hopper", "walker2d", "halfcheetah", "antmaze"),
+                fraction=number(0, 1, lo_open=True), dataset=text(), seeds=sequence_of(integer(min=0)),
+                wait=number(0))
+
+
+def check_args(args) -> None:
+    """One-line ParameterError for a bad option or one the group does not use, before anything is
+    built or trained."""
+    from seemlab.params import check_options
+    from seemlab.profiles import ParameterError
+
+    check_options(args)
+    used = GROUP_OPTIONS[args.group]
+    for name in ("task", "fraction", "dataset"):
+        if getattr(args, name) is not None and name not in used:
+            users = [g for g, opts in GROUP_OPTIONS.items() if name in opts]
+            raise ParameterError(f"--{name} is not used by --group {args.group}; it applies to {', '.join(users)}")
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -54,31 +92,43 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def resolve_device(name: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` as a torch device name; a one-line ParameterError
+    for anything else, or for a CUDA device this machine does not have."""
     import torch
 
+    from seemlab.profiles import ParameterError
+
+    index = name.partition(":")[2]
+    if name not in DEVICES[:3] and not (name.startswith("cuda:") and index.isdigit()):
+        raise ParameterError(f"unknown --device {name!r}; allowed values: {', '.join(DEVICES)}")
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    torch.device(name)  # raises on nonsense
+        raise ParameterError(f"--device {name!r}: CUDA is not available on this machine; allowed values: auto, cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ParameterError(f"--device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                             f"allowed values: cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
     return name
 
 
 def build_configs(args) -> list:
     from seemlab import runs
 
+    check_args(args)
+    task = DEFAULTS["task"] if args.task is None else args.task
+    fraction = DEFAULTS["fraction"] if args.fraction is None else args.fraction
     changes = parse_sets(args.set)
     if args.group == "r-seem":
-        cfgs = [runs.r_seem(args.task, s, args.profile, **changes) for s in args.seeds]
+        cfgs = [runs.r_seem(task, s, args.profile, **changes) for s in args.seeds]
     elif args.group == "r-gamma":
         cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in runs.r_gamma(args.profile, s)]
     elif args.group == "r-reg":
         cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds
                 for c in runs.r_reg(args.profile, s).values()]
     else:
-        data = args.dataset or runs.dataset_for(args.task, args.profile)
-        arms = (lambda s: runs.r_ddpg_abl(args.profile, data, args.fraction, s)) if args.group == "r-ddpg-abl" \
-            else (lambda s: runs.r_norm10(args.profile, data, s, args.fraction))
+        data = args.dataset or runs.dataset_for(task, args.profile)
+        arms = (lambda s: runs.r_ddpg_abl(args.profile, data, fraction, s)) if args.group == "r-ddpg-abl" \
+            else (lambda s: runs.r_norm10(args.profile, data, s, fraction))
         cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in arms(s).values()]
     return [c.replace(dataset=args.dataset) for c in cfgs] if args.dataset else cfgs
 
@@ -86,9 +136,10 @@ def build_configs(args) -> list:
 def _run(args) -> int:
     from seemlab import runs
 
-    cfgs = build_configs(args)
     device = resolve_device(args.device)
-    results = runs.run_many(cfgs, device=device, progress=not args.no_progress, refresh=args.refresh)
+    cfgs = build_configs(args)
+    wait = {} if args.wait is None else dict(wait=args.wait)  # the lock timeout of seemlab.runs
+    results = runs.run_many(cfgs, device=device, progress=not args.no_progress, refresh=args.refresh, **wait)
     for cfg, res in zip(cfgs, results):
         m, ev = res.meta, res.meta.get("eval", {})
         score = ev.get("normalized")

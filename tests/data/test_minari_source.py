@@ -101,6 +101,6 @@ def test_without_hub_client_fails_at_once(data_dir, monkeypatch):
 
 
 def test_unknown_source_prefix():
-    for spec in ("foo:bar", "hopper-medium-v2", "minari:"):
+    for spec in ("foo:bar", "hopper-medium-v2"):  # "minari:" (no id): tests/faults/test_bad_input.py
         with pytest.raises(ValueError, match="unknown data source.*minari:.*d4rl:.*local:"):
             load(spec)

@@ -55,11 +55,18 @@ def __getattr__(name: str) -> Any:
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
-    """Split ``"<source>:<rest>"``; ValueError for an unknown source, listing the allowed ones."""
-    source, sep, rest = str(spec).partition(":")
-    if not sep or source not in SOURCES or not rest:
-        allowed = "; ".join(SOURCES.values())
-        raise ValueError(f"unknown data source in {spec!r}; use one of: {allowed}")
+    """Split ``"<source>:<rest>"``; a one-line ValueError for a spec that is not text, an unknown
+    source (listing the allowed ones) or a known source with nothing after the colon."""
+    from seemlab.profiles import ParameterError
+
+    if not isinstance(spec, str):
+        raise ParameterError(f"dataset spec {spec!r} is not a string; allowed values: {'; '.join(SOURCES.values())}")
+    source, sep, rest = spec.partition(":")
+    if not sep or source not in SOURCES:
+        raise ParameterError(f"unknown data source in {spec!r}; use one of: {'; '.join(SOURCES.values())}")
+    if not rest.strip():
+        raise ParameterError(f"dataset spec {spec!r} names no dataset; "
+                             f"allowed values: {SOURCES[source]}")
     return source, rest
 
 

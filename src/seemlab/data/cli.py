@@ -37,6 +37,7 @@ def add_parser(subparsers) -> None:
 
 def _add_generate(sub) -> None:
     from seemlab.data import BODIES
+    from seemlab.params import integer
 
     gen = sub.add_parser("generate", help="generate local datasets").add_subparsers(
         dest="kind", required=True)
@@ -62,6 +63,7 @@ def _add_generate(sub) -> None:
         if p.get_default("func") in (_gen_random, _gen_sac):
             p.add_argument("--seed", type=int, default=QUICK_SEED)
             p.add_argument("--name", help="dataset name (default: derived from env and size)")
+            p.set_defaults(options=dict(seed=integer(min=0), transitions=integer(min=1), sac_steps=integer(min=1)))
 
 
 def _list(args) -> int:

@@ -22,6 +22,22 @@ GYM_ENV = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "
            "ant": None, "antmaze": None}  # v5 Ant observations differ from D4RL's
 
 
+def check_file(path: Path) -> None:
+    """Raise unless ``path`` is an existing HDF5 file (checked before its name or contents).
+
+    Raises:
+        DataNotFoundError: no such file.
+        ValueError: not an HDF5 file (its first bytes lack the HDF5 signature).
+    """
+    import h5py
+
+    if not path.is_file():
+        raise DataNotFoundError(f"D4RL file not found: {path}")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is not a readable hdf5 file: no HDF5 signature; a d4rl: spec needs an "
+                         "original D4RL .hdf5 file such as hopper-medium-v2.hdf5")
+
+
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The top-level arrays of a D4RL file: observations (T, d_s), actions (T, d_a), rewards,
     terminals and timeouts (T,).
@@ -64,6 +80,7 @@ def qlearning_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray
 
 def load_d4rl(path: Path) -> RawTransitions:
     """Read one D4RL hdf5 file into transitions, with D4RL's reference scores."""
+    check_file(path)
     family = d4rl_family(path.stem)
     arrays = qlearning_transitions(read_arrays(path))
     bound = np.full(arrays["actions"].shape[1], ACTION_BOUND, np.float32)
