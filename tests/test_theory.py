@@ -122,3 +122,27 @@ def test_sync_check_finds_simultaneous_jumps():
     sync = theory.sync_check(logs)
     assert sync.t_seem == sync.t_q == 600 and sync.gap_in_intervals == 0 and sync.interval == 50
     assert sync.spearman < 0.5 and sync.spearman_raw == pytest.approx(1)
+
+
+def test_alarm_step_turns_and_stays_above_tau():
+    steps = np.array([0, 10, 20, 30, 40, 50])
+    seem = np.array([0.0, 0.3, 0.01, 0.2, 0.4, np.nan])   # a spike, a dip, then above for good
+    assert theory.alarm_step(steps, seem, 0.05) == 30
+    assert theory.alarm_step(steps, seem, 0.05, until=10) == 10    # only logs up to `until`
+    assert theory.alarm_step(steps, seem, 0.05, until=20) is None  # below at the last log
+    assert theory.alarm_step(steps, np.full(6, np.nan), 0.05) is None
+    assert theory.alarm_lead(steps, seem, 40, 0.05) == 10
+    assert theory.alarm_lead(steps, seem, 30, 0.05) == 0           # alarm at the divergence log
+    assert np.isnan(theory.alarm_lead(steps, seem, 20, 0.05))      # below at the divergence: a miss
+    assert np.isnan(theory.alarm_lead(steps, seem, None, 0.05))
+    assert theory.false_alarm(seem, 0.05) and not theory.false_alarm(np.array([0.0, 0.05, np.nan]), 0.05)
+
+
+def test_gamma_bracket():
+    b = theory.gamma_bracket({0.0: False, 0.92: False, 0.925: False, 0.93: True, 0.95: True, 0.99: True})
+    assert (b.lo, b.hi, b.clean) == (0.925, 0.93, True)
+    assert b.contains(0.928) and not b.contains(0.925) and b.contains(0.93)
+    messy = theory.gamma_bracket({0.9: True, 0.95: False, 0.99: True})
+    assert (messy.lo, messy.hi, messy.clean) == (0.95, 0.9, False)
+    none = theory.gamma_bracket({0.0: False, 0.5: False})
+    assert none.hi is None and none.clean and none.contains(0.928)

@@ -185,6 +185,62 @@ def lead_time(steps: np.ndarray, seem_norm: np.ndarray, diverged_step: int | Non
     return float(diverged_step - steps[hit[0]]) if hit.size else float("nan")
 
 
+def alarm_step(steps: np.ndarray, seem_norm: np.ndarray, tau: float, until: float | None = None) -> float | None:
+    """Early warning: the first logged step from which SEEM > ``tau`` at every later finite log
+    up to step ``until`` (inclusive; default the last log), i.e. where it turns and stays positive.
+
+    ``steps, seem_norm: (K,)`` are the SEEM logs; non-finite SEEM logs (a crashed network) are
+    skipped. None when no finite log up to ``until`` exists or the last one is ≤ ``tau``.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    s = np.asarray(seem_norm, dtype=np.float64)
+    keep = np.isfinite(s) & (steps <= (np.inf if until is None else until))
+    steps, s = steps[keep], s[keep]
+    if not s.size or not s[-1] > tau:
+        return None
+    below = np.flatnonzero(~(s > tau))
+    return float(steps[0 if below.size == 0 else int(below[-1]) + 1])
+
+
+def alarm_lead(steps: np.ndarray, seem_norm: np.ndarray, diverged_step: int | None, tau: float) -> float:
+    """``diverged_step`` minus :func:`alarm_step` with ``until=diverged_step``: how many steps
+    before the divergence SEEM turned and stayed above ``tau`` (0: at the divergence log itself).
+    NaN if the run never diverged or SEEM was not above ``tau`` at the divergence (a miss)."""
+    if diverged_step is None:
+        return float("nan")
+    t = alarm_step(steps, seem_norm, tau, until=diverged_step)
+    return float("nan") if t is None else float(diverged_step - t)
+
+
+def false_alarm(seem_norm: np.ndarray, tau: float) -> bool:
+    """Whether any finite SEEM log exceeds ``tau`` (an alarm, false when the run never diverges)."""
+    s = np.asarray(seem_norm, dtype=np.float64)
+    return bool(np.any(s[np.isfinite(s)] > tau))
+
+
+@dataclass(frozen=True)
+class GammaBracket:
+    """The divergence transition of a γ sweep: ``lo`` the largest non-diverging γ, ``hi`` the
+    smallest diverging γ (None when there is none); ``clean`` when every γ < hi stays bounded and
+    every γ ≥ hi diverges, i.e. ``lo < hi``."""
+
+    lo: float | None
+    hi: float | None
+    clean: bool
+
+    def contains(self, gamma: float) -> bool:
+        """Whether ``lo < gamma ≤ hi`` (a missing end is open)."""
+        return (self.lo is None or self.lo < gamma) and (self.hi is None or gamma <= self.hi)
+
+
+def gamma_bracket(diverged: dict[float, bool]) -> GammaBracket:
+    """The :class:`GammaBracket` of ``{γ: diverged}``."""
+    lo = max((g for g, d in diverged.items() if not d), default=None)
+    hi = min((g for g, d in diverged.items() if d), default=None)
+    clean = lo is None or hi is None or lo < hi
+    return GammaBracket(None if lo is None else float(lo), None if hi is None else float(hi), bool(clean))
+
+
 def loglog_slope(eta: np.ndarray, err: np.ndarray) -> float:
     """Slope of ``log err`` against ``log eta``, both ``(n,)`` positive, n ≥ 2 (Theorem 1: the
     relative error is O(η), slope 1)."""
