@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from seemlab.rl.sac import SACConfig, TwinCritic, flat_obs, soft_update, train
+from seemlab.rl.sac import EVAL_FIELDS, SACConfig, TwinCritic, cache_config, flat_obs, soft_update, train
 
 TINY = dict(total_steps=110, learning_starts=100, batch_size=16, width=16)
 
@@ -46,3 +46,43 @@ def test_soft_update_tau_one_copies_and_small_tau_moves_a_little():
 def test_bad_config_is_an_error(field, value):
     with pytest.raises(ValueError, match=field):
         train(SACConfig(env_id="Hopper-v5", **{**TINY, field: value}))
+
+
+def test_evaluation_is_seeded_deterministic_and_leaves_training_unchanged():
+    plain = train(SACConfig(env_id="Hopper-v5", seed=2, **TINY))
+    cfg = SACConfig(env_id="Hopper-v5", seed=2, eval_every=50, eval_episodes=2, **TINY)
+    a, b = train(cfg), train(cfg)
+    assert plain.eval_returns == []
+    assert [step for step, _ in a.eval_returns] == [50, 100]
+    assert all(np.isfinite(r) for _, r in a.eval_returns)
+    assert a.eval_returns == b.eval_returns  # seeded episodes, deterministic policy
+    assert np.array_equal(a.buffer.observations, plain.buffer.observations)  # no training RNG used
+    for p, q in zip(a.agent.actor.parameters(), plain.agent.actor.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_cache_config_omits_evaluation_only_when_off():
+    off = cache_config(SACConfig(env_id="Hopper-v5", **TINY))
+    assert not set(EVAL_FIELDS) & set(off)  # keys of runs cached before evaluation existed
+    on = cache_config(SACConfig(env_id="Hopper-v5", eval_every=50, **TINY))
+    assert on["eval_every"] == 50 and on["eval_episodes"] == 10
+
+
+@pytest.mark.parametrize("field, value", [("eval_every", -1), ("eval_episodes", 0)])
+def test_bad_evaluation_config_is_an_error(field, value):
+    with pytest.raises(ValueError, match=field):
+        train(SACConfig(env_id="Hopper-v5", **{**TINY, field: value}))
+
+
+def test_r_sac_evaluates_at_full_only_and_sac_run_caches_evaluations(tmp_path, monkeypatch):
+    from seemlab import runs
+
+    assert all(c.eval_every == 0 for c in runs.r_sac("quick").values())  # QUICK cache keys unchanged
+    assert all(c.eval_every == 5_000 and c.eval_episodes == 10 for c in runs.r_sac("full").values())
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path))
+    cfg = SACConfig(env_id="Hopper-v5", eval_every=50, eval_episodes=1, **TINY)
+    trained, cached = runs.sac_run(cfg, log_every=5), runs.sac_run(cfg, log_every=5)
+    assert trained.evals.shape == (2, 2) and np.array_equal(trained.evals, cached.evals)
+    assert cached.final_eval_return() == pytest.approx(trained.evals[:, 1].mean())
+    plain = runs.sac_run(SACConfig(env_id="Hopper-v5", **TINY), log_every=5)
+    assert plain.evals.shape == (0, 2) and np.isnan(plain.final_eval_return())

@@ -16,7 +16,7 @@ Objectives (θ critics, φ actor, α temperature, 𝒟 the replay buffer):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -65,6 +65,17 @@ class SACConfig:
     """Hidden units of the 2-hidden-layer actor and critics."""
     critic_norm: str = "none"
     """Critic normalization, one of seemlab.nets.NORMS ("layer" for the Fig 11 LN arm)."""
+    # --- evaluation ---
+    eval_every: int = 0
+    """Evaluate the deterministic policy every this many env steps (0: never)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, in a separate env reset with seeds EVAL_SEED + seed + i."""
+
+
+EVAL_FIELDS = ("eval_every", "eval_episodes")
+EVAL_SEED = 1_000_000
+"""Offset of the evaluation env's reset seeds: every evaluation replays the same episodes' starts,
+away from the training env's seed."""
 
 
 class Actor(nn.Module):
@@ -235,6 +246,8 @@ class SACResult:
     agent: SACAgent
     buffer: ReplayBuffer
     episode_returns: list[tuple[int, float]] = field(default_factory=list)
+    eval_returns: list[tuple[int, float]] = field(default_factory=list)
+    """(env steps done, mean return of the deterministic policy) of each evaluation."""
 
 
 def check_config(cfg: SACConfig) -> None:
@@ -247,7 +260,18 @@ def check_config(cfg: SACConfig) -> None:
                  buffer_size=integer(min=1, optional="keep every transition"), gamma=number(0, 1),
                  tau=number(0, 1, lo_open=True), batch_size=count, learning_starts=integer(min=0),
                  policy_lr=rate, q_lr=rate, policy_frequency=count, target_frequency=count, alpha=number(0),
-                 autotune=boolean(), width=count, critic_norm=choice(*NORMS))
+                 autotune=boolean(), width=count, critic_norm=choice(*NORMS),
+                 eval_every=integer(min=0), eval_episodes=count)
+
+
+def cache_config(cfg: SACConfig) -> dict:
+    """``cfg`` as plain data for a cache key: without the evaluation fields while evaluation is
+    off, so that runs cached before evaluation existed keep their keys."""
+    config = asdict(cfg)
+    if not cfg.eval_every:
+        for name in EVAL_FIELDS:
+            config.pop(name)
+    return config
 
 
 def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool = False,
@@ -267,6 +291,7 @@ def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool 
     agent = make_agent(cfg, obs.shape[0], low, high, device)
     buffer = ReplayBuffer.empty(cfg.buffer_size or cfg.total_steps, obs.shape[0], len(low))
     result, episode_return = SACResult(agent, buffer), 0.0
+    eval_env = make_env(cfg.env_id) if cfg.eval_every else None
     steps = range(cfg.total_steps)
     if progress:  # imported only here: tqdm.auto warns in a kernel without ipywidgets
         from tqdm.auto import tqdm
@@ -286,7 +311,30 @@ def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool 
             logs = _learn(agent, cfg, step, buffer, rng, generator, device)
             if callback is not None and callback(step, logs):
                 break
+        if eval_env is not None and (step + 1) % cfg.eval_every == 0:
+            result.eval_returns.append((step + 1, evaluate(agent.actor, eval_env, cfg.eval_episodes, EVAL_SEED + cfg.seed)))
     return result
+
+
+@torch.no_grad()
+def evaluate(actor: Actor, env, episodes: int, seed: int) -> float:
+    """Mean return of the deterministic policy (the tanh of the Gaussian mean) over ``episodes``
+    episodes of ``env`` reset with seeds ``seed, seed + 1, ...``. Uses no random generator of
+    the training run. NaN if an action is non-finite (a broken actor)."""
+    device = actor.scale.device
+    returns = []
+    for i in range(episodes):
+        obs, total, done = env.reset(seed=seed + i)[0], 0.0, False
+        while not done:
+            mean, _ = actor(torch.as_tensor(flat_obs(obs), device=device)[None])
+            action = (torch.tanh(mean) * actor.scale + actor.bias)[0].cpu().numpy()
+            if not np.all(np.isfinite(action)):
+                return float("nan")
+            obs, reward, term, trunc, _ = env.step(action)
+            total += float(reward)
+            done = term or trunc
+        returns.append(total)
+    return float(np.mean(returns))
 
 
 def _act(agent: SACAgent, obs: np.ndarray, explore: bool, rng: np.random.Generator,

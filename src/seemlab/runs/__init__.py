@@ -639,13 +639,15 @@ def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -
 class SACLog:
     """One online SAC run: ``steps, q1: (n,)`` the batch-mean Q1 every ``log_every`` updates;
     ``episodes: (E, 2)`` (env step, return) of each finished episode; ``stopped_step`` the first
-    non-finite Q1 (the run stops there) or None."""
+    non-finite Q1 (the run stops there) or None; ``evals: (V, 2)`` (env step, mean return of the
+    deterministic policy) of each evaluation (none unless ``eval_every`` is set)."""
 
     config: dict
     steps: np.ndarray
     q1: np.ndarray
     episodes: np.ndarray
     stopped_step: int | None
+    evals: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     @property
     def max_abs_q(self) -> float:
@@ -655,6 +657,10 @@ class SACLog:
     def final_return(self, last: int = 10) -> float:
         """Mean return of the last ``last`` finished episodes (NaN without any)."""
         return float(np.mean(self.episodes[-last:, 1])) if len(self.episodes) else float("nan")
+
+    def final_eval_return(self, last: int = 10) -> float:
+        """Mean of the last ``last`` evaluations (NaN without any)."""
+        return float(np.mean(self.evals[-last:, 1])) if len(self.evals) else float("nan")
 
 
 SAC_ARMS = {"EMA": dict(tau=0.005), "no EMA": dict(tau=1.0), "no EMA + LN": dict(tau=1.0, critic_norm="layer")}
@@ -669,7 +675,9 @@ def r_sac(profile: str, env_id: str = "Hopper-v5", seed: int = 0) -> dict:
     check_profile(profile)
     base = dict(env_id=env_id, seed=seed, total_steps=pick(profile, None, smoke=600, quick=15_000, full=1_000_000),
                 learning_starts=pick(profile, None, smoke=300, quick=1_000, full=5_000),
-                width=pick(profile, None, smoke=16, quick=64, full=256))
+                width=pick(profile, None, smoke=16, quick=64, full=256),
+                eval_every=pick(profile, None, smoke=300, quick=0, full=5_000),  # QUICK: no evaluation (training returns)
+                eval_episodes=pick(profile, None, smoke=2, quick=10, full=10))
     return {arm: SACConfig(**base, **changes) for arm, changes in SAC_ARMS.items()}
 
 
@@ -682,7 +690,7 @@ def sac_run(cfg, log_every: int = 100, device: str = "cpu", *, wait: float | Non
     from seemlab.rl import sac
 
     sac.check_config(cfg)
-    config = dataclasses.asdict(cfg)
+    config = sac.cache_config(cfg)
     key = _digest({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type})
     path = cache_dir() / f"sac-{key}.npz"
     parse = functools.partial(_parse_sac, config)
@@ -697,7 +705,8 @@ def sac_run(cfg, log_every: int = 100, device: str = "cpu", *, wait: float | Non
 def _parse_sac(config: dict, payload: bytes) -> SACLog:
     z = read_npz(payload)
     stopped = int(z["stopped_step"])
-    return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped)
+    evals = z.get("evals", np.zeros((0, 2)))  # files written before evaluation existed have none
+    return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped, evals)
 
 
 def _train_sac(cfg, config: dict, log_every: int, device: str, path: Path) -> SACLog:
@@ -715,9 +724,12 @@ def _train_sac(cfg, config: dict, log_every: int, device: str, path: Path) -> SA
     steps, q1 = (np.asarray(c, dtype=np.float64) for c in zip(*rows)) if rows else (np.zeros(0), np.zeros(0))
     stopped = int(steps[-1]) if rows and not np.isfinite(q1[-1]) else None
     episodes = np.asarray(result.episode_returns, dtype=np.float64).reshape(-1, 2)
-    write_checked(path, npz_bytes(dict(steps=steps, q1=q1, episodes=episodes,
-                                       stopped_step=np.int64(-1 if stopped is None else stopped))))
-    return SACLog(config, steps, q1, episodes, stopped)
+    evals = np.asarray(result.eval_returns, dtype=np.float64).reshape(-1, 2)
+    arrays = dict(steps=steps, q1=q1, episodes=episodes, stopped_step=np.int64(-1 if stopped is None else stopped))
+    if len(evals):  # only then: a run without evaluation is stored exactly as before
+        arrays["evals"] = evals
+    write_checked(path, npz_bytes(arrays))
+    return SACLog(config, steps, q1, episodes, stopped, evals)
 
 
 def _max_abs(values) -> float:
