@@ -30,7 +30,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from seemlab.profiles import ParameterError
+from seemlab.profiles import PROFILES, ParameterError
 
 OPTIONAL = "the profile's default"
 PAPERMILL_HEADER = "# Parameters"
@@ -49,6 +49,7 @@ class Param:
     hi_open: bool = False
     choices: tuple = ()
     item: Param | None = None
+    length: int | None = None
     optional: bool | str = False
     """Also allow None: True means the profile's default, a string says what None means."""
 
@@ -57,7 +58,8 @@ class Param:
         words = {"integer": lambda: f"an integer{self._range()}", "number": lambda: f"a number{self._range()}",
                  "choice": lambda: ", ".join(map(str, self.choices)), "text": lambda: "a non-empty string",
                  "boolean": lambda: "True or False",
-                 "sequence": lambda: f"a non-empty list, each item {self.item.describe()}"}[self.kind]()
+                 "sequence": lambda: f"a {f'list of {self.length} items' if self.length else 'non-empty list'}, "
+                                     f"each item {self.item.describe()}"}[self.kind]()
         if not self.optional:
             return words
         return f"{words}, or None ({OPTIONAL if self.optional is True else self.optional})"
@@ -66,12 +68,10 @@ class Param:
         """Return ``value`` if allowed, else raise a one-line :class:`ParameterError`."""
         if value is None and self.optional:
             return value
-        if self.kind == "sequence" and isinstance(value, (list, tuple)) and value:
-            for i, item in enumerate(value):
-                self.item.check(f"{name}[{i}]", item)
-            return value
         problem = self._problem(value)
         if problem is None:
+            for i, item in enumerate(value if self.kind == "sequence" else ()):
+                self.item.check(f"{name}[{i}]", item)
             return value
         if self.kind == "choice" and problem == "unknown":
             raise ParameterError(f"unknown {name or 'value'} {value!r}; allowed values: {self.describe()}")
@@ -87,7 +87,11 @@ class Param:
         if self.kind == "boolean":
             return None if isinstance(value, bool) else "is not True or False"
         if self.kind == "sequence":
-            return "is empty" if isinstance(value, (list, tuple)) else "is not a list or tuple"
+            if not isinstance(value, (list, tuple)):
+                return "is not a list or tuple"
+            if not value:
+                return "is empty"
+            return None if self.length in (None, len(value)) else f"has {len(value)} items"
         whole = self.kind == "integer"
         if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
             return "is not an integer" if whole else "is not a number"
@@ -145,9 +149,14 @@ def boolean(*, optional: bool | str = False) -> Param:
     return Param("boolean", optional=optional)
 
 
-def sequence_of(item: Param, *, optional: bool | str = False) -> Param:
-    """A non-empty list or tuple whose items are each allowed by ``item``."""
-    return Param("sequence", item=item, optional=optional)
+def sequence_of(item: Param, *, length: int | None = None, optional: bool | str = False) -> Param:
+    """A non-empty list or tuple (of ``length`` items if given), each item allowed by ``item``."""
+    return Param("sequence", item=item, length=length, optional=optional)
+
+
+def known_profile() -> Param:
+    """One of :data:`seemlab.profiles.PROFILES`."""
+    return choice(*PROFILES)
 
 
 # ---------------------------------------------------------------------------- notebooks

@@ -63,6 +63,7 @@ def _options() -> dict:
 def check_args(args) -> None:
     """One-line ParameterError for a bad option or one the group does not use, before anything is
     built or trained."""
+    from seemlab.data import parse_spec
     from seemlab.params import check_options
     from seemlab.profiles import ParameterError
 
@@ -72,6 +73,8 @@ def check_args(args) -> None:
         if getattr(args, name) is not None and name not in used:
             users = [g for g, opts in GROUP_OPTIONS.items() if name in opts]
             raise ParameterError(f"--{name} is not used by --group {args.group}; it applies to {', '.join(users)}")
+    if args.dataset is not None:
+        parse_spec(args.dataset)
 
 
 def parse_sets(items: list[str]) -> dict:

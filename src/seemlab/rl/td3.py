@@ -120,7 +120,7 @@ def _schema() -> dict:
                 tau=number(0, 1, lo_open=True), policy_freq=count, double_q=boolean(), target_smoothing=boolean(),
                 policy_noise=weight, noise_clip=weight, alpha=weight, bc_weight=weight, q_normalize=boolean(),
                 optimizer=choice(*OPTIMIZERS), actor_lr=rate, critic_lr=rate,
-                adam_betas=sequence_of(number(0, 1, hi_open=True)), weight_decay=weight, critic_width=count,
+                adam_betas=sequence_of(number(0, 1, hi_open=True), length=2), weight_decay=weight, critic_width=count,
                 critic_depth=count, critic_norm=choice(*NORMS), norm_position=choice(*POSITIONS),
                 norm_layers=sequence_of(integer(min=0), optional="all layers"), norm_affine=boolean(),
                 out_weight_norm=boolean(), dropout=number(0, 1, hi_open=True), actor_width=count, actor_depth=count)
@@ -132,9 +132,6 @@ def validate(cfg: TD3Config) -> None:
     from seemlab.params import check_fields, integer
 
     check_fields(cfg, **_schema())
-    if len(cfg.adam_betas) != 2:
-        raise ValueError(f"TD3Config.adam_betas = {cfg.adam_betas!r} has {len(cfg.adam_betas)} items; "
-                         "allowed values: two numbers in [0, 1)")
     for i, layer in enumerate(cfg.norm_layers or ()):
         integer(0, cfg.critic_depth - 1).check(f"TD3Config.norm_layers[{i}]", layer)
 
