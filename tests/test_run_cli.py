@@ -34,3 +34,12 @@ def test_groups_build_their_configs():
 def test_bad_fraction_fails_before_training(capsys):
     assert cli.main(["run", "--group", "r-norm10", "--fraction", "1.5", "--profile", "smoke", "--no-progress"]) == 2
     assert "fraction" in capsys.readouterr().err
+
+
+def test_group_defaults_apply_only_when_an_option_is_not_given():
+    parser = cli.argparse.ArgumentParser()
+    run_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["run", "--group", "r-norm10", "--profile", "smoke"])
+    assert args.fraction is None and args.task is None  # "not given" is not the default value
+    cfgs = run_cli.build_configs(args)
+    assert {c.fraction for c in cfgs} == {0.1} and {c.dataset for c in cfgs} == {"local:hopper-random-10k-v0"}
