@@ -103,6 +103,7 @@ def test_scorecard_shows_both_seed_blocks_and_their_seeds():
     page = scorecard_markdown(entries, ITEMS, "quick", {"n": 1.0})
     assert "Verdict (second block)" in page and "100–102" in page and "| 0–2 |" in page
     assert "1 partly" in page  # a pass on one block and a fail on the other is not reproduced
+    assert "seed-fragile: the blocks disagree" in page and "1 checks are seed-fragile" in page
 
 
 def test_scorecard_names_unreadable_claim_lines(tmp_path):

@@ -122,13 +122,28 @@ def claims_tables(entries: list[dict], executed: set[str]) -> list[str]:
         for claim_id in dict.fromkeys(e["claim_id"] for e in mine):
             by_block = {e.get("block", MAIN_BLOCK): e for e in mine if e["claim_id"] == claim_id}
             first = next(iter(by_block.values()))
-            row = f"| {_cell(first['item'])} | {_cell(first['statement'])} | {_cell(first['paper'])} | {_cell(first['tolerance'])} |"
+            statement = _cell(first["statement"]) + (" *(seed-fragile: the blocks disagree)*" if _fragile(by_block) else "")
+            row = f"| {_cell(first['item'])} | {statement} | {_cell(first['paper'])} | {_cell(first['tolerance'])} |"
             for b in blocks:
                 e = by_block.get(b)
                 row += f" {_cell(e['ours']) if e else '—'} | {_verdict(e)} | {_seeds([e]) if e else '—'} |"
             lines.append(row)
         lines.append("")
     return lines
+
+
+def _fragile(by_block: dict[str, dict]) -> bool:
+    """A check whose evidence verdicts differ between seed blocks."""
+    verdicts = {verdict_of(e) for e in by_block.values()}
+    return len(by_block) > 1 and len(verdicts) > 1 and verdicts <= set(EVIDENCE)
+
+
+def fragile_count(entries: list[dict]) -> int:
+    """How many checks flip between seed blocks."""
+    by_claim: dict[str, dict[str, dict]] = {}
+    for e in entries:
+        by_claim.setdefault(e["claim_id"], {})[e.get("block", MAIN_BLOCK)] = e
+    return sum(_fragile(blocks) for blocks in by_claim.values())
 
 
 def _block_name(block: str) -> str:
@@ -155,7 +170,9 @@ def summary(entries: list[dict], items: list[dict], profile: str) -> str:
     return (f"Built at profile **{profile}**. Paper items: {by_status} (of {len(items)}). "
             f"{len(evidence)} evidence checks: **{evidence.count('pass')} pass**, **{evidence.count('fail')} fail**, "
             f"**{evidence.count('inconclusive')} inconclusive**. Apart from these: {verdicts.count('identity')} "
-            f"identities (sanity checks, {held} hold) and {verdicts.count('reported')} reported values.")
+            f"identities (sanity checks, {held} hold) and {verdicts.count('reported')} reported values."
+            + (f" {n} checks are seed-fragile: their verdicts differ between the two seed blocks."
+               if (n := fragile_count(entries)) else ""))
 
 
 def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, timings: dict[str, float],
