@@ -1,6 +1,8 @@
 """The book command: table of contents, failing notebooks, the scorecard."""
 
+import io
 import json
+import re
 import shutil
 
 import nbformat
@@ -170,3 +172,16 @@ def test_book_cites_the_protocol_page_not_the_internal_spec():
     missing = sorted((where, target) for where, target in refs if target.startswith("protocol") and target not in labels)
     assert not missing, f"protocol labels not defined in book/protocol.md: {missing}"
     assert len(labels) >= 40
+
+
+def test_progress_lines_give_time_total_and_eta_from_the_last_build(mini_book):
+    (mini_book / "notebooks" / "bad.ipynb").write_text((mini_book / "notebooks" / "good.ipynb").read_text())
+    lines = io.StringIO()
+    book.execute_all(mini_book, ["good", "bad"], "quick", {}, 1, out=lines)
+    first = lines.getvalue().splitlines()
+    assert first[0] == "seemlab book: start good"
+    assert re.match(r"seemlab book: \[1/2\] good done in \d+ s; elapsed \d+:\d\d, ETA unknown", first[1])
+    assert first[-1].endswith("all done")
+    lines = io.StringIO()
+    book.execute_all(mini_book, ["good", "bad"], "quick", {}, 1, out=lines)
+    assert re.search(r"\[1/2\] good done in \d+ s; elapsed \d+:\d\d, ETA \d+:\d\d$", lines.getvalue().splitlines()[1])

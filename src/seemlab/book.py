@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,13 +115,15 @@ def _first_error(executed: Path, stderr: str) -> str:
 
 
 def execute_all(
-    root: Path, names: list[str], profile: str, overrides: dict[str, str], jobs: int, *, fresh: bool = True
+    root: Path, names: list[str], profile: str, overrides: dict[str, str], jobs: int, *, fresh: bool = True,
+    out=sys.stdout,
 ) -> dict[str, float]:
     """Execute ``names`` with up to ``jobs`` papermill processes; fail on the first error.
 
     The pages of :data:`SECOND_BLOCK_NOTEBOOKS` among ``names`` run a second time on the second
     seed block (timed as ``"second/<name>"``). ``fresh`` starts a new claims file; otherwise new
-    records supersede old ones by claim id.
+    records supersede old ones by claim id. One line goes to ``out`` as each notebook starts and
+    ends (see :class:`Progress`); the timings are kept for the next build's ETA.
     """
     out_dir = root / EXECUTED
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,10 +131,81 @@ def execute_all(
         (out_dir / claims.CLAIMS_FILE).unlink(missing_ok=True)
     tasks = [(name, None) for name in names]
     tasks += [(name, SECOND_BLOCK) for name in names if name in SECOND_BLOCK_NOTEBOOKS and "seed" not in overrides]
+    keys = [f"{block}/{name}" if block else name for name, block in tasks]
+    progress = Progress(keys, previous_timings(out_dir, profile), jobs, out)
+
+    def timed(key: str, name: str, block: str | None) -> float:
+        progress.started(key)
+        seconds = execute(root, name, profile, overrides, out_dir, block)
+        progress.finished(key, seconds)
+        return seconds
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {f"{block}/{name}" if block else name: pool.submit(execute, root, name, profile, overrides, out_dir, block)
-                   for name, block in tasks}
-        return {key: future.result() for key, future in futures.items()}
+        futures = {key: pool.submit(timed, key, name, block) for key, (name, block) in zip(keys, tasks)}
+        timings = {key: future.result() for key, future in futures.items()}
+    save_timings(out_dir, profile, timings)
+    return timings
+
+
+TIMINGS_FILE = "timings.json"
+
+
+def previous_timings(out_dir: Path, profile: str) -> dict[str, float]:
+    """Seconds per notebook of the last build at ``profile`` (empty if none, or unreadable)."""
+    try:
+        return dict(json.loads((out_dir / TIMINGS_FILE).read_text(encoding="utf-8")).get(profile, {}))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def save_timings(out_dir: Path, profile: str, timings: dict[str, float]) -> None:
+    path = out_dir / TIMINGS_FILE
+    try:
+        every = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        every = {}
+    every[profile] = {**every.get(profile, {}), **timings}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(every, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+class Progress:
+    """Prints a line as each notebook starts and ends: its time, the running total and an ETA.
+
+    The ETA divides the previous build's timings of the notebooks still to run (their mean for
+    one never timed) by the number of jobs; without an earlier build it says so."""
+
+    def __init__(self, keys: list[str], previous: dict[str, float], jobs: int, out=sys.stdout):
+        self.keys, self.previous, self.jobs, self.out = keys, previous, max(1, jobs), out
+        self.start, self.done, self.lock = time.perf_counter(), {}, threading.Lock()
+
+    def started(self, key: str) -> None:
+        self._print(f"start {key}")
+
+    def finished(self, key: str, seconds: float) -> None:
+        with self.lock:
+            self.done[key] = seconds
+            line = (f"[{len(self.done)}/{len(self.keys)}] {key} done in {seconds:.0f} s; "
+                    f"elapsed {_clock(time.perf_counter() - self.start)}, {self.eta()}")
+        self._print(line)
+
+    def eta(self) -> str:
+        left = [k for k in self.keys if k not in self.done]
+        if not left:
+            return "all done"
+        if not self.previous:
+            return "ETA unknown (no earlier build to time against)"
+        mean = sum(self.previous.values()) / len(self.previous)
+        return f"ETA {_clock(sum(self.previous.get(k, mean) for k in left) / self.jobs)}"
+
+    def _print(self, text: str) -> None:
+        print(f"seemlab book: {text}", file=self.out, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def jupyter_book_build(root: Path) -> None:
