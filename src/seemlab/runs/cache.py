@@ -177,7 +177,11 @@ class Lock:
             if _same_file(fd, self.path):
                 break
             os.close(fd)  # the holder removed the file between our open and flock: lock the new one
-        self._take_over(fd)
+        try:
+            self._take_over(fd)
+        except BaseException:  # an interrupt here must not leave this process holding the lock
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 
