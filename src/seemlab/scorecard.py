@@ -98,14 +98,14 @@ def item_rows(items: list[dict], entries: list[dict]) -> list[tuple[dict, str, l
 
 def item_table(items: list[dict], entries: list[dict], executed: set[str]) -> list[str]:
     """One row per paper item: its status, evidence counts, identities, reported values, seeds."""
-    rows = ["| Item | Status | Pass | Fail | Inconclusive | Identities | Reported | Seeds | Pages |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| Item | Status | Evidence: pass / fail / inconclusive | Identities, reported | Seeds | Pages |",
+            "|---|---|---|---|---|---|"]
     for item, status, mine in item_rows(items, entries):
-        verdicts = [verdict_of(e) for e in mine]
+        v = [verdict_of(e) for e in mine]
         pages = ", ".join(_page(nb, executed) for nb in dict.fromkeys(e["notebook"] for e in mine)) or f"`{item['notebook']}`"
         rows.append(f"| {_cell(item['item'])} | <span class=\"status {slug(status)}\">{status}</span> | "
-                    f"{verdicts.count('pass')} | {verdicts.count('fail')} | {verdicts.count('inconclusive')} | "
-                    f"{verdicts.count('identity')} | {verdicts.count('reported')} | {_seeds(mine)} | {pages} |")
+                    f"{v.count('pass')} / {v.count('fail')} / {v.count('inconclusive')} | "
+                    f"{v.count('identity')}, {v.count('reported')} | {_seeds(mine)} | {pages} |")
     return rows
 
 
@@ -201,7 +201,7 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, tim
         "",
         "**Item status**, by rule:",
         "",
-        *[f"- *{status}*: {rule};" for status, rule in STATUS_RULES.items()],
+        *[f"- *{status}*: {rule}." for status, rule in STATUS_RULES.items()],
         "",
         "## By paper item",
         "",
