@@ -106,3 +106,12 @@ def test_item_status_rules(verdicts, status):
 def test_legacy_records_get_a_verdict_from_ok_and_soft():
     assert [claims.verdict_of(e) for e in ({"ok": True}, {"ok": False}, {"ok": True, "soft": True})] == [
         "pass", "fail", "reported"]
+
+
+def test_a_failed_precondition_makes_the_item_inconclusive_not_refuted(claims_dir):
+    base = claims.record("nb/baseline_diverges", ours=1, tolerance="t", ok=False, kind="precondition", **_fields())
+    ln = claims.record("nb/ln_bounded", ours=1, tolerance="t", ok=True, requires=base, **_fields())
+    assert base["verdict"] == "fail" and not claims.is_evidence(base)
+    assert ln["verdict"] == "inconclusive" and claims.item_status([base, ln]) == "inconclusive"
+    held = claims.record("nb/baseline_diverges", ours=1, tolerance="t", ok=True, kind="precondition", **_fields())
+    assert claims.record("nb/ln_bounded", ours=1, tolerance="t", ok=True, requires=held, **_fields())["verdict"] == "pass"

@@ -5,7 +5,9 @@ and never raises: a failed claim is data, shown red on the book's scorecard.
 
 Each record carries a ``verdict``, one of :data:`VERDICTS`:
 
-- ``pass`` / ``fail``: a falsifiable check (``kind="check"``);
+- ``pass`` / ``fail``: a falsifiable check (``kind="check"``), or a precondition
+  (``kind="precondition"``: "the baseline diverged"), which other checks require and which is not
+  itself evidence for or against the paper;
 - ``inconclusive``: a check whose precondition (``requires``: records that must pass, such as
   "the baseline diverged" before "LN stays bounded") did not hold;
 - ``identity``: a numerical confirmation of a theorem or of a construction (``kind="identity"``):
@@ -41,7 +43,7 @@ MAIN_BLOCK = "main"
 
 VERDICTS = ("pass", "fail", "inconclusive", "identity", "reported")
 EVIDENCE = ("pass", "fail", "inconclusive")
-KINDS = ("check", "identity", "reported")
+KINDS = ("check", "precondition", "identity", "reported")
 REQUIRED_FIELDS = ("claim_id", "item", "statement", "profile")
 
 
@@ -77,7 +79,8 @@ def record(
     """Append one claim record and return it.
 
     ``paper`` and ``ours`` are numbers or short strings; ``tolerance`` says in words what ``ok``
-    tested. ``kind`` is "check" (falsifiable: ``ok`` is its outcome), "identity" (``ok`` says
+    tested. ``kind`` is "check" (falsifiable: ``ok`` is its outcome), "precondition" (like a
+    check, but what it tests is a condition for other checks, not a claim), "identity" (``ok`` says
     whether the identity held) or "reported" (no verdict; ``soft=True`` means the same).
     ``requires``: the records (as returned by this function) or claim ids whose ``pass`` is the
     precondition of this check; otherwise its verdict is ``inconclusive``. ``seeds``: the seeds
@@ -101,6 +104,7 @@ def record(
         "ours": _jsonable(ours),
         "tolerance": tolerance,
         "verdict": verdict,
+        "kind": kind,
         "reason": reason,
         "ok": verdict == "pass",
         "holds": None if kind == "reported" else bool(ok),
@@ -142,7 +146,7 @@ def check(
 
 def _verdict(kind, ok, requires, seeds, calibrated_on, profile) -> tuple[str, str | None]:
     """The verdict of a new record and, when it is not the plain outcome, why."""
-    if kind != "check":
+    if kind in ("identity", "reported"):
         return kind, None
     unmet = [(_claim_id(r), v) for r in requires if (v := _required_verdict(r, profile)) != "pass"]
     if unmet:
@@ -170,6 +174,12 @@ def _as_list(requires) -> list:
     if isinstance(requires, (dict, str)):
         return [requires]
     return list(requires or ())
+
+
+def is_evidence(entry: dict) -> bool:
+    """Whether a record counts for or against the paper: a check that passed, failed or was
+    inconclusive (preconditions, identities and reported values do not)."""
+    return entry.get("kind") != "precondition" and verdict_of(entry) in EVIDENCE
 
 
 def verdict_of(entry: dict) -> str:
@@ -262,19 +272,19 @@ STATUS_RULES = {
     "partly": "some evidence checks pass and others fail or are inconclusive",
     "not reproduced": "no evidence check passes, and at least one fails",
     "inconclusive": "no evidence check fails or passes: every one is inconclusive, or the item has "
-                    "only identities and reported values",
+                    "only preconditions, identities and reported values",
     "not attempted": "no record at this profile",
 }
 """The rule behind each item status; evidence checks are those with a pass, fail or
-inconclusive verdict (identities and reported values are not evidence)."""
+inconclusive verdict (preconditions, identities and reported values are not evidence)."""
 
 
 def item_status(entries: Iterable[dict]) -> str:
     """The status of a paper item from all its records (every seed block) at one profile."""
-    verdicts = [verdict_of(e) for e in entries]
-    if not verdicts:
+    entries = list(entries)
+    if not entries:
         return "not attempted"
-    evidence = [v for v in verdicts if v in EVIDENCE]
+    evidence = [verdict_of(e) for e in entries if is_evidence(e)]
     if evidence and all(v == "pass" for v in evidence):
         return "reproduced"
     if "pass" in evidence:

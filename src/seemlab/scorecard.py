@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from seemlab import claims
-from seemlab.claims import EVIDENCE, MAIN_BLOCK, STATUS_RULES, STATUSES, item_status, verdict_of
+from seemlab.claims import EVIDENCE, MAIN_BLOCK, STATUS_RULES, STATUSES, is_evidence, item_status, verdict_of
 
 ITEMS = Path("book") / "items.yml"
 STATUS_DIR = "status"
@@ -76,6 +76,8 @@ def _verdict(entry: dict | None) -> str:
     shown = word
     if word == "identity":
         shown = "identity ✓" if entry.get("holds", entry.get("ok")) else "identity ✗"
+    elif entry.get("kind") == "precondition":
+        word, shown = "precondition", ("precondition ✓" if word == "pass" else "precondition ✗")
     title = f' title="{_cell(entry["reason"])}"' if entry.get("reason") else ""
     return f'<span class="verdict {word}"{title}>{shown}</span>'
 
@@ -98,14 +100,16 @@ def item_rows(items: list[dict], entries: list[dict]) -> list[tuple[dict, str, l
 
 def item_table(items: list[dict], entries: list[dict], executed: set[str]) -> list[str]:
     """One row per paper item: its status, evidence counts, identities, reported values, seeds."""
-    rows = ["| Item | Status | Evidence: pass / fail / inconclusive | Identities, reported | Seeds | Pages |",
+    rows = ["| Item | Status | Evidence: pass / fail / inconclusive | Preconditions, identities, reported | Seeds | Pages |",
             "|---|---|---|---|---|---|"]
     for item, status, mine in item_rows(items, entries):
-        v = [verdict_of(e) for e in mine]
+        v = [verdict_of(e) for e in mine if is_evidence(e)]
+        other = [verdict_of(e) if e.get("kind") != "precondition" else "precondition" for e in mine if not is_evidence(e)]
         pages = ", ".join(_page(nb, executed) for nb in dict.fromkeys(e["notebook"] for e in mine)) or f"`{item['notebook']}`"
         rows.append(f"| {_cell(item['item'])} | <span class=\"status {slug(status)}\">{status}</span> | "
                     f"{v.count('pass')} / {v.count('fail')} / {v.count('inconclusive')} | "
-                    f"{v.count('identity')}, {v.count('reported')} | {_seeds(mine)} | {pages} |")
+                    f"{other.count('precondition')}, {other.count('identity')}, {other.count('reported')} | "
+                    f"{_seeds(mine)} | {pages} |")
     return rows
 
 
@@ -163,13 +167,15 @@ def not_attempted(items: list[dict], entries: list[dict]) -> list[str]:
 
 def summary(entries: list[dict], items: list[dict], profile: str) -> str:
     verdicts = [verdict_of(e) for e in entries]
-    evidence = [v for v in verdicts if v in EVIDENCE]
+    evidence = [verdict_of(e) for e in entries if is_evidence(e)]
+    preconditions = [e for e in entries if e.get("kind") == "precondition"]
     statuses = [status for _, status, _ in item_rows(items, entries)]
     held = sum(1 for e in entries if verdict_of(e) == "identity" and e.get("holds", e.get("ok")))
     by_status = ", ".join(f"{statuses.count(s)} {s}" for s in STATUSES if statuses.count(s))
     return (f"Built at profile **{profile}**. Paper items: {by_status} (of {len(items)}). "
             f"{len(evidence)} evidence checks: **{evidence.count('pass')} pass**, **{evidence.count('fail')} fail**, "
-            f"**{evidence.count('inconclusive')} inconclusive**. Apart from these: {verdicts.count('identity')} "
+            f"**{evidence.count('inconclusive')} inconclusive**. Apart from these: {len(preconditions)} "
+            f"preconditions ({sum(e['ok'] for e in preconditions)} hold), {verdicts.count('identity')} "
             f"identities (sanity checks, {held} hold) and {verdicts.count('reported')} reported values."
             + (f" {n} checks are seed-fragile: their verdicts differ between the two seed blocks."
                if (n := fragile_count(entries)) else ""))
@@ -193,7 +199,8 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, tim
         "",
         "**Verdicts.** *pass* / *fail*: a falsifiable check. *inconclusive*: the check's precondition "
         "(for example \"the baseline diverged\" before \"LayerNorm stays bounded\") did not hold. "
-        "*identity*: a numerical confirmation of a theorem or of a construction, a sanity check that is "
+        "A *precondition* (such as \"the baseline diverged\") is checked like a claim but is not itself "
+        "evidence for or against the paper. *identity*: a numerical confirmation of a theorem or of a construction, a sanity check that is "
         "never counted as evidence. *reported*: a number without a verdict, or a check whose setting "
         "was chosen on the very seeds it ran on. Evidence checks are those that pass, fail or are "
         "inconclusive. Fast pages run twice, on the book's seeds and on a second, disjoint block of "
@@ -227,8 +234,7 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, tim
 # ============================================================================ files
 def status_sentence(item: str, status: str, mine: list[dict], profile: str) -> str:
     """The one sentence a chapter page shows about ``item``: its status and the counts behind it."""
-    verdicts = [verdict_of(e) for e in mine]
-    evidence = [v for v in verdicts if v in EVIDENCE]
+    evidence = [verdict_of(e) for e in mine if is_evidence(e)]
     counts = (f"{evidence.count('pass')} of {len(evidence)} evidence checks pass"
               + (f", {evidence.count('inconclusive')} inconclusive" if "inconclusive" in evidence else "")
               if evidence else "no evidence check")
