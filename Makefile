@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book check test install benchmark clean
+.PHONY: book check test install explore benchmark clean
 
 $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ book: $(STAMP)
 # after `make book`: fails when an item book/items.yml expects reproduced is not
 check: $(STAMP)
 	$(BIN)/seemlab check --profile $(PROFILE)
+
+# the classroom explorer: JupyterLab on a copy of the explore notebook with live sliders
+# (the copy is made once under _explore/; delete it to start again from notebooks/)
+explore: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[explore]"
+	mkdir -p _explore
+	test -f _explore/explore_self_excitation.ipynb || $(BIN)/papermill --prepare-only --no-progress-bar \
+		notebooks/explore_self_excitation.ipynb _explore/explore_self_excitation.ipynb -p live True
+	$(BIN)/jupyter lab _explore/explore_self_excitation.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
