@@ -9,6 +9,7 @@ import nbformat
 import pytest
 import yaml
 
+import seemlab
 from seemlab import book, claims
 from seemlab.cli import main
 from seemlab.scorecard import scorecard_markdown, write_scorecard
@@ -185,3 +186,61 @@ def test_progress_lines_give_time_total_and_eta_from_the_last_build(mini_book):
     lines = io.StringIO()
     book.execute_all(mini_book, ["good", "bad"], "quick", {}, 1, out=lines)
     assert re.search(r"\[1/2\] good done in \d+ s; elapsed \d+:\d\d, ETA \d+:\d\d$", lines.getvalue().splitlines()[1])
+
+
+def _executed_like_papermill(path, injected):
+    """A notebook as papermill leaves it: title, parameters, injected parameters, one more cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title\n\nThe claim."),
+                nbformat.v4.new_code_cell('profile = "quick"\nseed = 0          # first seed\nwidth = None\n'
+                                          'grid = (1,\n        2)', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("print(seed)")]
+    nbformat.write(nb, path)
+
+
+def test_finish_page_shows_used_values_and_hides_the_injected_cell(tmp_path):
+    path = tmp_path / "toy.ipynb"
+    _executed_like_papermill(path, '# Parameters\nprofile = "full"\nseed = 3\ngrid = (4, 5)\nextra = 0.9\n')
+    params = {"profile": "full", "seed": "3", "grid": "(4, 5)", "extra": "0.9"}
+    book.finish_page(path, "toy", params, tmp_path)
+    book.finish_page(path, "toy", params, tmp_path)  # idempotent: one box, values set once
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.cell_type for c in cells] == ["markdown", "markdown", "code", "code", "code"]
+    assert cells[3].metadata.tags == ["injected-parameters", "remove-cell"]
+    assert cells[2].source.splitlines() == [
+        'profile = "full"  # this build; default "quick"',
+        "seed = 3          # first seed (this build; default 0)",
+        "width = None",
+        "grid = (4, 5)  # this build; default (1, 2)",
+        "extra = 0.9  # this build",
+    ]
+
+
+def test_regenerate_box_gives_the_papermill_command_version_and_commit(tmp_path):
+    path = tmp_path / "toy.ipynb"
+    _executed_like_papermill(path, '# Parameters\nprofile = "quick"\nseed = 100\n')
+    book.finish_page(path, "toy", {"profile": "quick", "seed": "100"}, tmp_path)
+    box = nbformat.read(path, as_version=4).cells[1]
+    assert box.metadata.tags == [book.REGENERATE_TAG]
+    assert "papermill notebooks/toy.ipynb toy.ipynb -p profile quick -p seed 100\n" in box.source
+    assert "seemlab book --only toy --profile quick" in box.source
+    assert f"seemlab {seemlab.__version__}, commit `unknown`" in box.source  # tmp_path is no checkout
+    assert book.git_commit(ROOT) != "unknown"
+
+
+def test_book_run_finishes_each_executed_page(mini_book):
+    (mini_book / "notebooks" / "bad.ipynb").write_text((mini_book / "notebooks" / "good.ipynb").read_text())
+    assert main(["book", "--root", str(mini_book), "--no-build", "--only", "good", "-p", "seed", "2"]) == 0
+    cells = nbformat.read(mini_book / book.EXECUTED / "good.ipynb", as_version=4).cells
+    assert cells[0].metadata.tags == [book.REGENERATE_TAG] and "-p profile quick" in cells[0].source
+    assert 'profile = "quick"' in cells[1].source
+    assert [c.metadata.tags for c in cells if "injected-parameters" in c.metadata.get("tags", [])] == [
+        ["injected-parameters", "remove-cell"]]
+
+
+def test_scorecard_shows_preconditions_apart_from_evidence():
+    entries = [_entry("n/base", "fail", kind="precondition"), _entry("n/ln", "inconclusive")]
+    page = scorecard_markdown(entries, ITEMS, "quick", {"n": 1.0})
+    assert "1 evidence checks: **0 pass**, **0 fail**, **1 inconclusive**" in page
+    assert "1 preconditions (0 hold)" in page and "precondition ✗" in page and "1 inconclusive" in page

@@ -99,7 +99,97 @@ def execute(root: Path, name: str, profile: str, overrides: dict[str, str], out_
     if done.returncode != 0:
         where = f" (seed block {block})" if block else ""
         raise NotebookFailed(f"notebook {name}{where} failed: {_first_error(target, done.stderr)}")
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    finish_page(target, name, params, root)
+    return seconds
+
+
+REGENERATE_TAG = "seemlab-regenerate"
+"""Tag of the markdown cell, second on each executed page, that says how to regenerate it."""
+
+
+def finish_page(executed: Path, name: str, params: dict[str, str], root: Path) -> None:
+    """Make the executed notebook read as a page: the ``parameters`` cell shows the values this
+    build used, papermill's ``injected-parameters`` cell is tagged ``remove-cell`` (hidden from
+    the page, kept in the notebook), and a box after the title gives the papermill command that
+    regenerates the page with the seemlab version and git commit behind it. Idempotent."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    injected = next((c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])), None)
+    declared = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if injected is not None:
+        tags = injected.metadata.setdefault("tags", [])
+        if "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if declared is not None:
+            declared.source = show_parameters(declared.source, injected.source)
+    nb.cells = [c for c in nb.cells if REGENERATE_TAG not in c.metadata.get("tags", [])]
+    box = nbformat.v4.new_markdown_cell(regenerate_box(name, params, root), metadata={"tags": [REGENERATE_TAG]})
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, box)
+    nbformat.write(nb, str(executed))
+
+
+def show_parameters(defaults: str, injected: str) -> str:
+    """The ``parameters`` cell's source with each assignment of ``injected`` (papermill's cell)
+    put in place of the default, the default kept in a comment; names the cell does not assign
+    are appended."""
+    import ast
+
+    values = {node.targets[0].id: ast.get_source_segment(injected, node.value)
+              for node in ast.parse(injected).body
+              if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
+    lines = defaults.splitlines()
+    for node in reversed(ast.parse(defaults).body):  # bottom up, so earlier line numbers stay valid
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        key = node.targets[0].id
+        if key not in values:
+            continue
+        old = ast.get_source_segment(defaults, node.value)
+        first, last = node.value.lineno - 1, node.value.end_lineno - 1
+        head, tail = lines[first][:node.value.col_offset], lines[last][node.value.end_col_offset:]
+        value = values.pop(key)
+        if value != old:
+            tail = f"{tail} (this build; default {' '.join(old.split())})" if "#" in tail \
+                else f"{tail}  # this build; default {' '.join(old.split())}"
+        lines[first:last + 1] = [head + value + tail]
+    lines += [f"{key} = {value}  # this build" for key, value in values.items()]
+    return "\n".join(lines)
+
+
+def regenerate_box(name: str, params: dict[str, str], root: Path) -> str:
+    """MyST for the box that gives the exact command regenerating page ``name`` of this build."""
+    import shlex
+
+    from seemlab import __version__
+
+    flags = " ".join(f"-p {key} {shlex.quote(str(value))}" for key, value in params.items())
+    extra = " ".join(f"-p {key} {shlex.quote(str(value))}" for key, value in params.items()
+                     if key not in ("profile", "seed"))
+    book_cmd = f"seemlab book --only {name} --profile {params.get('profile', 'quick')}" + (f" {extra}" if extra else "")
+    return (":::{admonition} Regenerate this page\n:class: note regenerate\n\n"
+            f"Built at profile `{params.get('profile', 'quick')}` by seemlab {__version__}, "
+            f"commit `{git_commit(root)}`. This command executes the same notebook with the same parameters "
+            "(the parameters cell below shows the values used):\n\n"
+            f"```bash\npapermill notebooks/{name}.ipynb {name}.ipynb {flags}\n```\n\n"
+            f"`{book_cmd}` executes it into the book instead. Download the notebook with the download "
+            "button at the top of the page; {doc}`/book/rerun` says more.\n:::")
+
+
+def git_commit(root: Path) -> str:
+    """``git rev-parse --short HEAD`` of ``root``, with ``-dirty`` appended when tracked files have
+    local changes (as ``git describe --dirty`` does); ``"unknown"`` outside a checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0 or not head.stdout.strip():
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def _first_error(executed: Path, stderr: str) -> str:
