@@ -244,3 +244,10 @@ def test_scorecard_shows_preconditions_apart_from_evidence():
     page = scorecard_markdown(entries, ITEMS, "quick", {"n": 1.0})
     assert "1 evidence checks: **0 pass**, **0 fail**, **1 inconclusive**" in page
     assert "1 preconditions (0 hold)" in page and "precondition ✗" in page and "1 inconclusive" in page
+
+
+def test_pages_offer_their_notebook_for_download_and_code_wraps():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert config["html"]["use_download_button"] is True  # sphinx-book-theme offers each page's .ipynb
+    css = (ROOT / "book" / "_static" / "seemlab.css").read_text(encoding="utf-8")
+    assert "white-space: pre-wrap" in css
