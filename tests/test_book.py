@@ -251,3 +251,27 @@ def test_pages_offer_their_notebook_for_download_and_code_wraps():
     assert config["html"]["use_download_button"] is True  # sphinx-book-theme offers each page's .ipynb
     css = (ROOT / "book" / "_static" / "seemlab.css").read_text(encoding="utf-8")
     assert "white-space: pre-wrap" in css
+
+
+def test_fast_pages_run_again_on_the_second_seed_block(mini_book, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"\nseed = 0', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from seemlab import claims\nclaims.check('good/x', 1.0, lo=0.5, item='Figure 5', "
+                                          "statement='s', paper=1, profile=profile, seed=seed);")]
+    nbformat.write(nb, mini_book / "notebooks" / "good.ipynb")
+    monkeypatch.setattr(book, "SECOND_BLOCK_NOTEBOOKS", ("good",))
+    timings = book.execute_all(mini_book, ["good"], "quick", {}, 2, out=io.StringIO())
+    assert set(timings) == {"good", "second/good"}
+    out = mini_book / book.EXECUTED
+    assert (out / "good.ipynb").is_file() and (out / "second" / "good.ipynb").is_file()
+    records = {e["block"]: e for e in claims.load(out / claims.CLAIMS_FILE)}
+    assert records["main"]["seeds"] == [0] and records["second"]["seeds"] == [book.SECOND_BLOCK_SEED]
+    assert records["main"]["blocks"] == ["main", "second"]
+    assert book.execute_all(mini_book, ["good"], "quick", {"seed": "5"}, 1, out=io.StringIO()).keys() == {"good"}
+
+
+def test_spec_mentions_finds_pages_citing_the_internal_spec(tmp_path):
+    (tmp_path / "a.html").write_text("<p>see the protocol; specification and INSPECT are fine</p>")
+    (tmp_path / "b.html").write_text("<p>as in SPEC §0.3</p>")
+    assert book.spec_mentions(tmp_path) == ["b.html"]

@@ -70,15 +70,14 @@ def test_precondition_decides_between_verdict_and_inconclusive(claims_dir, basel
     base = claims.record("nb/baseline_diverges", ours=1, tolerance="t", ok=baseline_ok, **_fields())
     ln = claims.record("nb/ln_bounded", ours=1, tolerance="t", ok=True, requires=base, **_fields())
     assert ln["verdict"] == verdict and ln["requires"] == ["nb/baseline_diverges"]
-    by_id = claims.record("nb/ln_bounded2", ours=1, tolerance="t", ok=True, requires="nb/baseline_diverges", **_fields())
-    assert by_id["verdict"] == verdict
     if verdict == "inconclusive":
         assert "precondition nb/baseline_diverges is fail" in ln["reason"]
 
 
-def test_precondition_never_recorded_is_inconclusive(claims_dir):
-    entry = claims.record("nb/y", ours=1, tolerance="t", ok=True, requires="nb/missing", **_fields())
-    assert entry["verdict"] == "inconclusive" and "not recorded" in entry["reason"]
+def test_a_precondition_is_a_record_of_this_run_not_a_claim_id(claims_dir):
+    claims.record("nb/base", ours=1, tolerance="t", ok=True, **_fields())  # an old record must not stand in
+    with pytest.raises(ValueError, match="requires takes the records"):
+        claims.record("nb/y", ours=1, tolerance="t", ok=True, requires="nb/base", **_fields())
 
 
 def test_a_check_tuned_on_its_own_seeds_is_only_reported(claims_dir):
@@ -92,7 +91,8 @@ def test_records_of_another_seed_block_are_kept_apart(claims_dir, monkeypatch):
     claims.record("nb/a", ours=1, tolerance="t", ok=True, **_fields())
     monkeypatch.setenv(claims.BLOCK_ENV, "second")
     claims.record("nb/a", ours=2, tolerance="t", ok=False, **_fields())
-    assert sorted((e["block"], e["verdict"]) for e in claims.load()) == [("main", "pass"), ("second", "fail")]
+    assert sorted((e["block"], e["verdict"]) for e in claims.load()) == [("manual", "pass"), ("second", "fail")]
+    assert [e["ours"] for e in claims.rows("nb", "quick")] == [2]  # a page's own table: its block only
 
 
 @pytest.mark.parametrize("verdicts, status", [
@@ -115,3 +115,15 @@ def test_a_failed_precondition_makes_the_item_inconclusive_not_refuted(claims_di
     assert ln["verdict"] == "inconclusive" and claims.item_status([base, ln]) == "inconclusive"
     held = claims.record("nb/baseline_diverges", ours=1, tolerance="t", ok=True, kind="precondition", **_fields())
     assert claims.record("nb/ln_bounded", ours=1, tolerance="t", ok=True, requires=held, **_fields())["verdict"] == "pass"
+
+
+def test_a_check_missing_on_a_block_its_page_runs_on_is_not_reproduced(claims_dir, monkeypatch):
+    monkeypatch.setenv(claims.BLOCKS_ENV, "main,second")
+    monkeypatch.setenv(claims.BLOCK_ENV, "main")
+    main = claims.record("nb/a", ours=1, tolerance="t", ok=True, **_fields())
+    assert main["blocks"] == ["main", "second"]
+    assert claims.missing_blocks([main]) == [("nb/a", "second")]
+    assert claims.item_status([main]) == "partly"
+    monkeypatch.setenv(claims.BLOCK_ENV, "second")
+    second = claims.record("nb/a", ours=1, tolerance="t", ok=True, **_fields())
+    assert claims.item_status([main, second]) == "reproduced"

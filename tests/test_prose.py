@@ -7,14 +7,28 @@ import re
 import pytest
 import yaml
 
+from seemlab.scorecard import slug
+
 from conftest import ROOT
 
 CHAPTERS = ["intro", "understand", "predict", "agents", "resolve"]
 SUCCESS = re.compile(r"(?<!not )(?<!not yet )\b(reproduc\w*|on every (task|run|seed)|coincid\w*|always|confirm\w*|"
                      r"settles?|rise together|grows as|keeps? (Q|it|them) bounded|exactly the)\b", re.I)
 PAGE = re.compile(r"_executed/(\w+)`")
-ITEM = re.compile(r"\b(Fig(?:ure|s?\.)?\s*\d+|Table \d+|Theorem \d|Proposition \d|Lemma 1|Assumption 2|App\. [A-Z]\d?(?:\.\d)?)")
 ITEMS = yaml.safe_load((ROOT / "book" / "items.yml").read_text(encoding="utf-8"))
+
+
+def _alias(item: str) -> re.Pattern:
+    """How prose names an item: "Figure 17" also as "Fig. 17", "Figs 16–17", "Figures 16 and 17"."""
+    kind, _, number = item.partition(" ")
+    if kind in ("Figure", "Table") and number.isdigit():
+        return re.compile(rf"\b(?:Fig(?:ure)?s?|Tables?)\.?\s*(?:\d+\s*(?:,|and|–|-|&)\s*)*{number}\b"
+                          if kind == "Figure" else rf"\bTables?\s*(?:\d+\s*(?:,|and|–|-|&)\s*)*{number}\b")
+    special = {"λmax(A) ≤ ‖A‖F": r"λmax|\\lambda_\{?\\max", "App. B remark": r"App(?:\.|endix) B\b"}
+    return re.compile(special.get(item, re.escape(item).replace(r"App\.", r"App(?:\.|endix)")), re.I)
+
+
+ALIASES = {i["item"]: _alias(i["item"]) for i in ITEMS}
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -26,8 +40,7 @@ def _paragraphs(text: str) -> list[str]:
 
 def _items_named(paragraph: str) -> set[str]:
     pages = set(PAGE.findall(paragraph))
-    named = {re.sub(r"^Fig(?:ure|s?\.)?\s*", "Figure ", m) for m in ITEM.findall(paragraph)}
-    return {i["item"] for i in ITEMS if i["notebook"] in pages or i["item"] in named}
+    return {i["item"] for i in ITEMS if i["notebook"] in pages or ALIASES[i["item"]].search(paragraph)}
 
 
 def flattering(text: str) -> list[str]:
@@ -53,6 +66,15 @@ def test_the_rule_catches_the_sentences_it_was_written_for():
            "  surge coincides with the rise of Q (Fig. 3).")
     assert len(flattering(old)) == 2
     assert flattering("{doc}`_executed/fig19_seem_q_sync` is not reproduced at quick scale.") == []
+    assert len(flattering("Figures 16 and 17 confirm the steady state.")) == 1
+    assert len(flattering("Sec 3.2: the crash step is predicted exactly the same way.")) == 1
+    assert len(flattering("The early warning always comes first.")) == 1
+
+
+def test_aliases_name_each_item_the_ways_prose_does():
+    named = _items_named("Figs 16–17, Fig. 19, Figures 1 and 4, Table 3, Appendix B, $\\lambda_{\\max}$")
+    assert {"Figure 16", "Figure 17", "Figure 19", "Figure 1", "Figure 4", "Table 3", "App. B remark",
+            "λmax(A) ≤ ‖A‖F"} <= named and "Figure 2" not in named
 
 
 def _sections(chapter: str) -> set[str]:
@@ -69,5 +91,4 @@ def _sections(chapter: str) -> set[str]:
 def test_chapters_include_the_status_of_their_pages(chapter):
     text = (ROOT / "book" / f"{chapter}.md").read_text(encoding="utf-8")
     for item in (i for i in ITEMS if i["notebook"] in _sections(chapter)):
-        slug = re.sub(r"[^a-z0-9]+", "-", item["item"].lower(), flags=re.ASCII).strip("-")
-        assert f"_executed/status/{slug}.md" in text, f"{chapter}: no status sentence for {item['item']}"
+        assert f"_executed/status/{slug(item['item'])}.md" in text, f"{chapter}: no status sentence for {item['item']}"

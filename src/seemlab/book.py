@@ -27,7 +27,7 @@ from seemlab.profiles import PROFILES, check_profile
 
 EXECUTED = Path("book") / "_executed"
 SCORECARD = "scorecard"
-SECOND_BLOCK = "second"
+SECOND_BLOCK = claims.SECOND_BLOCK
 SECOND_BLOCK_SEED = 100
 """The second seed block starts here: disjoint from the book's seeds (0 and up, a handful per
 page) and from the pilots' seeds (1000 and up)."""
@@ -94,6 +94,8 @@ def execute(root: Path, name: str, profile: str, overrides: dict[str, str], out_
         cmd += ["-p", key, value]  # papermill turns "0.9" into a float, "3" into an int
     env = {**os.environ, claims.CLAIMS_ENV: str(out_dir), claims.NOTEBOOK_ENV: name}
     env[claims.BLOCK_ENV] = block or claims.MAIN_BLOCK
+    two_blocks = name in SECOND_BLOCK_NOTEBOOKS and "seed" not in overrides
+    env[claims.BLOCKS_ENV] = ",".join(claims.BOOK_BLOCKS if two_blocks else (claims.MAIN_BLOCK,))
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -312,6 +314,15 @@ def jupyter_book_build(root: Path) -> None:
 EXTERNAL = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=["'](?:https?:)?//""", re.I)
 
 
+SPEC_WORD = re.compile(r"\bSPEC\b")
+
+
+def spec_mentions(html_dir: Path) -> list[str]:
+    """Pages that cite the project's internal spec, which readers of the book do not have."""
+    return sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
+                  if SPEC_WORD.search(p.read_text(encoding="utf-8", errors="replace")))
+
+
 def external_references(html_dir: Path) -> list[str]:
     """Pages that load a script, style, image or frame from another host (the book must not)."""
     return sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
@@ -351,6 +362,10 @@ def run(args: argparse.Namespace) -> int:
     if leaks := external_references(root / "_build" / "html"):
         print(f"seemlab book: pages load resources from the network: {', '.join(leaks[:5])}", file=sys.stderr)
         return 1
+    if cites := spec_mentions(root / "_build" / "html"):
+        print(f"seemlab book: pages cite the internal spec (link the Protocol page instead): {', '.join(cites[:5])}",
+              file=sys.stderr)
+        return 1
     print(f"book built at {root / '_build' / 'html' / 'index.html'}")
     return 0
 
@@ -366,7 +381,7 @@ def check(args: argparse.Namespace) -> int:
     path = root / EXECUTED / claims.CLAIMS_FILE
     if not path.is_file():
         raise ValueError(f"no claims at {path}: run `seemlab book --profile {profile}` first")
-    entries = [e for e in claims.load(path) if e["profile"] == profile]
+    entries = [e for e in claims.load(path) if e["profile"] == profile and e.get("block", claims.MAIN_BLOCK) in claims.BOOK_BLOCKS]
     if not entries:
         raise ValueError(f"{path} holds no claim at profile {profile!r}: run `seemlab book --profile {profile}` first")
     items = load_items(root)

@@ -19,8 +19,10 @@ Each record carries a ``verdict``, one of :data:`VERDICTS`:
 
 Records go to ``$SEEMLAB_CLAIMS_DIR/claims.jsonl``; without the variable, to the book's
 generated folder of the enclosing checkout (``book/_executed``), else the working directory.
-``$SEEMLAB_SEED_BLOCK`` names the seed block of the run (the book executes fast notebooks on a
-second, disjoint block of seeds); records of different blocks are kept apart.
+``$SEEMLAB_SEED_BLOCK`` names the seed block of the run: ``seemlab book`` sets ``main`` for its
+own seeds and ``second`` for the second, disjoint block on which it runs fast notebooks again. A
+notebook run by hand (papermill, Jupyter) records in block ``manual``, which the scorecard and
+``seemlab check`` never read, so a rerun with other seeds cannot change the book's verdicts.
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ from seemlab.profiles import check_profile
 CLAIMS_ENV = "SEEMLAB_CLAIMS_DIR"
 NOTEBOOK_ENV = "SEEMLAB_NOTEBOOK"
 BLOCK_ENV = "SEEMLAB_SEED_BLOCK"
+BLOCKS_ENV = "SEEMLAB_SEED_BLOCKS"
+"""Comma-separated: every seed block on which the book runs this page (its checks must hold on each)."""
 CLAIMS_FILE = "claims.jsonl"
 MAIN_BLOCK = "main"
+SECOND_BLOCK = "second"
+MANUAL_BLOCK = "manual"
+BOOK_BLOCKS = (MAIN_BLOCK, SECOND_BLOCK)
+"""The seed blocks the book's scorecard reads."""
 
 VERDICTS = ("pass", "fail", "inconclusive", "identity", "reported")
 EVIDENCE = ("pass", "fail", "inconclusive")
@@ -69,7 +77,7 @@ def record(
     profile: str,
     ok: bool | None = None,
     kind: str = "check",
-    requires: dict | str | Iterable[dict | str] = (),
+    requires: dict | Iterable[dict] = (),
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
     calibrated_on: Iterable[int] | None = None,
@@ -82,7 +90,7 @@ def record(
     tested. ``kind`` is "check" (falsifiable: ``ok`` is its outcome), "precondition" (like a
     check, but what it tests is a condition for other checks, not a claim), "identity" (``ok`` says
     whether the identity held) or "reported" (no verdict; ``soft=True`` means the same).
-    ``requires``: the records (as returned by this function) or claim ids whose ``pass`` is the
+    ``requires``: the records (as returned by this function, in this run) whose ``pass`` is the
     precondition of this check; otherwise its verdict is ``inconclusive``. ``seeds``: the seeds
     the verdict was computed on (default ``[seed]``). ``calibrated_on``: seeds on which the
     check's setting or tolerance was chosen; a verdict on any of them is only ``reported``.
@@ -95,7 +103,8 @@ def record(
     if kind != "reported" and ok is None:
         raise ValueError(f"claim {claim_id}: a {kind} needs ok=True or ok=False")
     seeds = [int(s) for s in seeds] if seeds is not None else ([] if seed is None else [int(seed)])
-    verdict, reason = _verdict(kind, ok, _as_list(requires), seeds, calibrated_on, profile)
+    requires = _as_list(requires)
+    verdict, reason = _verdict(kind, ok, requires, seeds, calibrated_on)
     entry = {
         "claim_id": claim_id,
         "item": item,
@@ -109,11 +118,12 @@ def record(
         "ok": verdict == "pass",
         "holds": None if kind == "reported" else bool(ok),
         "soft": kind == "reported",
-        "requires": [r["claim_id"] if isinstance(r, dict) else r for r in _as_list(requires)],
+        "requires": [r["claim_id"] for r in requires],
         "profile": profile,
         "seed": seed,
         "seeds": seeds,
-        "block": os.environ.get(BLOCK_ENV) or MAIN_BLOCK,
+        "block": current_block(),
+        "blocks": (os.environ.get(BLOCKS_ENV) or current_block()).split(","),
         "notebook": notebook or os.environ.get(NOTEBOOK_ENV) or claim_id.partition("/")[0],
     }
     append(claims_dir() / CLAIMS_FILE, entry)
@@ -144,11 +154,11 @@ def check(
     return record(claim_id, ours=value, tolerance=_bounds_text(lo, hi), ok=ok, **fields)
 
 
-def _verdict(kind, ok, requires, seeds, calibrated_on, profile) -> tuple[str, str | None]:
+def _verdict(kind, ok, requires, seeds, calibrated_on) -> tuple[str, str | None]:
     """The verdict of a new record and, when it is not the plain outcome, why."""
     if kind in ("identity", "reported"):
         return kind, None
-    unmet = [(_claim_id(r), v) for r in requires if (v := _required_verdict(r, profile)) != "pass"]
+    unmet = [(r["claim_id"], verdict_of(r)) for r in requires if verdict_of(r) != "pass"]
     if unmet:
         return "inconclusive", "; ".join(f"precondition {cid} is {v}" for cid, v in unmet)
     tuned = sorted(set(seeds) & {int(s) for s in calibrated_on or ()})
@@ -157,23 +167,23 @@ def _verdict(kind, ok, requires, seeds, calibrated_on, profile) -> tuple[str, st
     return ("pass" if ok else "fail"), None
 
 
-def _required_verdict(requirement: dict | str, profile: str) -> str:
-    if isinstance(requirement, dict):
-        return verdict_of(requirement)
-    block = os.environ.get(BLOCK_ENV) or MAIN_BLOCK
-    found = [e for e in load() if e["claim_id"] == requirement and e["profile"] == profile
-             and e.get("block", MAIN_BLOCK) == block]
-    return verdict_of(found[-1]) if found else "not recorded"
+def _as_list(requires) -> list[dict]:
+    """The required records; a claim id is refused, since an old record of it could stand in."""
+    found = [requires] if isinstance(requires, (dict, str)) else list(requires or ())
+    if not all(isinstance(r, dict) for r in found):
+        raise ValueError("requires takes the records that claims.record returned in this run, not claim ids")
+    return found
 
 
-def _claim_id(requirement: dict | str) -> str:
-    return requirement["claim_id"] if isinstance(requirement, dict) else requirement
+def current_block() -> str:
+    """The seed block new records belong to: ``$SEEMLAB_SEED_BLOCK``, else ``manual``."""
+    return os.environ.get(BLOCK_ENV) or MANUAL_BLOCK
 
 
-def _as_list(requires) -> list:
-    if isinstance(requires, (dict, str)):
-        return [requires]
-    return list(requires or ())
+def rows(notebook: str, profile: str) -> list[dict]:
+    """This notebook's latest records at ``profile`` in the current seed block, for its own table."""
+    return [e for e in load() if e.get("notebook") == notebook and e["profile"] == profile
+            and e.get("block", MAIN_BLOCK) == current_block()]
 
 
 def is_evidence(entry: dict) -> bool:
@@ -268,7 +278,8 @@ def load_latest(entries: Iterable[dict]) -> list[dict]:
 STATUSES = ("reproduced", "partly", "not reproduced", "inconclusive", "not attempted")
 
 STATUS_RULES = {
-    "reproduced": "at least one evidence check, and every evidence check passes on every seed block run",
+    "reproduced": "at least one evidence check, and every evidence check passes on every seed block the book "
+                  "runs its page on (a block that did not run counts as inconclusive)",
     "partly": "some evidence checks pass and others fail or are inconclusive",
     "not reproduced": "no evidence check passes, and at least one fails",
     "inconclusive": "no evidence check fails or passes: every one is inconclusive, or the item has "
@@ -284,7 +295,7 @@ def item_status(entries: Iterable[dict]) -> str:
     entries = list(entries)
     if not entries:
         return "not attempted"
-    evidence = [verdict_of(e) for e in entries if is_evidence(e)]
+    evidence = [verdict_of(e) for e in entries if is_evidence(e)] + ["inconclusive"] * len(missing_blocks(entries))
     if evidence and all(v == "pass" for v in evidence):
         return "reproduced"
     if "pass" in evidence:
@@ -292,6 +303,13 @@ def item_status(entries: Iterable[dict]) -> str:
     if "fail" in evidence:
         return "not reproduced"
     return "inconclusive"
+
+
+def missing_blocks(entries: list[dict]) -> list[tuple[str, str]]:
+    """``(claim id, block)`` for every evidence check that did not run on a block its page runs on."""
+    present = {(e.get("claim_id"), e.get("block", MAIN_BLOCK)) for e in entries}
+    wanted = {(e.get("claim_id"), b) for e in entries if is_evidence(e) for b in e.get("blocks", ())}
+    return sorted(wanted - present)
 
 
 def _bounds_text(lo: float | None, hi: float | None) -> str:

@@ -167,7 +167,8 @@ def check_parameters(namespace: Mapping, **schema: Param) -> None:
     ``# Parameters`` cell, found in IPython's input history ``In``) but ``schema`` does not name
     is an error; outside IPython, any plain value in ``namespace`` that is not in ``schema``.
     """
-    unknown = sorted(set(_injected(namespace)) - set(schema))
+    # papermill --inject-paths adds PAPERMILL_INPUT_PATH and the like: not parameters of the notebook
+    unknown = sorted(n for n in set(_injected(namespace)) - set(schema) if not n.startswith("PAPERMILL_"))
     if unknown:
         raise ParameterError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                              f"allowed parameters: {', '.join(schema)}")

@@ -253,7 +253,8 @@ def write_status(out_dir: Path, items: list[dict], entries: list[dict], profile:
 def write_scorecard(root: Path, out_dir: Path, profile: str, timings: dict[str, float]) -> Path:
     """Write ``out_dir/scorecard.md`` and the status sentences from the claims recorded at ``profile``."""
     records, unreadable = claims.read(out_dir / claims.CLAIMS_FILE)
-    entries = [e for e in claims.load_latest(records) if e["profile"] == profile]
+    entries = [e for e in claims.load_latest(records)
+               if e["profile"] == profile and e.get("block", MAIN_BLOCK) in claims.BOOK_BLOCKS]  # not hand-run pages
     items = load_items(root)
     write_status(out_dir, items, entries, profile)
     path = out_dir / "scorecard.md"

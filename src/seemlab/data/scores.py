@@ -1,7 +1,7 @@
 """Reference scores and normalized returns; the source of the constants travels with each score.
 
 D4RL normalized score = 100 * (R - min) / (max - min), on the 0-100 scale the paper uses
-(D4RL's own helper returns 0-1). Constants come from D4RL's ``infos.py`` (SPEC §0.2b) or from a
+(D4RL's own helper returns 0-1). Constants come from D4RL's ``infos.py`` or from a
 Minari dataset's ``ref_min_score`` / ``ref_max_score`` metadata. Gymnasium v5 returns are not
 comparable with D4RL v2, so no constants are ever applied silently: a dataset without reference
 scores gives ``Score.normalized = None`` unless the caller passes constants explicitly.
@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-D4RL_SOURCE = "D4RL infos.py (SPEC §0.2b)"
+D4RL_SOURCE = "D4RL infos.py"
 MINARI_SOURCE = "Minari metadata ref_min_score/ref_max_score"
 
 # Task family -> (REF_MIN_SCORE, REF_MAX_SCORE), from D4RL's infos.py.

@@ -114,7 +114,10 @@ def quarantine(path: Path, reason: str) -> Path:
     """Move a bad file aside to ``<name>.corrupt-<UTC time>``, with one warning naming both."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # another process, reading the same bad file, moved it first
+        return target
     warnings.warn(f"{path} {reason}: moved aside to {target.name}; it will be redone", CacheWarning, stacklevel=3)
     return target
 
