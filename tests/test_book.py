@@ -275,3 +275,13 @@ def test_spec_mentions_finds_pages_citing_the_internal_spec(tmp_path):
     (tmp_path / "a.html").write_text("<p>see the protocol; specification and INSPECT are fine</p>")
     (tmp_path / "b.html").write_text("<p>as in SPEC §0.3</p>")
     assert book.spec_mentions(tmp_path) == ["b.html"]
+
+
+def test_the_longest_pages_start_first_by_the_reference_timings(mini_book):
+    (mini_book / "notebooks" / "bad.ipynb").write_text((mini_book / "notebooks" / "good.ipynb").read_text())
+    (mini_book / "book" / book.TIMINGS_FILE).write_text(json.dumps({"quick": {"good": 1.0, "bad": 100.0}}))
+    lines = io.StringIO()
+    timings = book.execute_all(mini_book, ["good", "bad"], "quick", {}, 1, out=lines)
+    assert lines.getvalue().splitlines()[0] == "seemlab book: start bad"
+    assert list(timings) == ["good", "bad"]  # reported in the order of the table of contents
+    assert "ETA 0:01" in lines.getvalue().splitlines()[1]  # only "good" is left, timed at 1 s

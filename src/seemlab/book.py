@@ -224,7 +224,9 @@ def execute_all(
     tasks = [(name, None) for name in names]
     tasks += [(name, SECOND_BLOCK) for name in names if name in SECOND_BLOCK_NOTEBOOKS and "seed" not in overrides]
     keys = [f"{block}/{name}" if block else name for name, block in tasks]
-    progress = Progress(keys, previous_timings(out_dir, profile), jobs, out)
+    # the last build's timings, else the reference timings committed with the book
+    previous = previous_timings(out_dir, profile) or previous_timings(root / "book", profile)
+    progress = Progress(keys, previous, jobs, out)
 
     def timed(key: str, name: str, block: str | None) -> float:
         progress.started(key)
@@ -232,9 +234,10 @@ def execute_all(
         progress.finished(key, seconds)
         return seconds
 
+    longest_first = sorted(zip(keys, tasks), key=lambda kt: -previous.get(kt[0], 0.0))  # no long page left alone at the end
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {key: pool.submit(timed, key, name, block) for key, (name, block) in zip(keys, tasks)}
-        timings = {key: future.result() for key, future in futures.items()}
+        futures = {key: pool.submit(timed, key, name, block) for key, (name, block) in longest_first}
+        timings = {key: futures[key].result() for key in keys}
     save_timings(out_dir, profile, timings)
     return timings
 
@@ -242,10 +245,11 @@ def execute_all(
 TIMINGS_FILE = "timings.json"
 
 
-def previous_timings(out_dir: Path, profile: str) -> dict[str, float]:
-    """Seconds per notebook of the last build at ``profile`` (empty if none, or unreadable)."""
+def previous_timings(folder: Path, profile: str) -> dict[str, float]:
+    """Seconds per notebook of the build at ``profile`` whose timings are in ``folder`` (the last
+    build's in ``book/_executed``, the reference ones committed in ``book``); empty if none."""
     try:
-        return dict(json.loads((out_dir / TIMINGS_FILE).read_text(encoding="utf-8")).get(profile, {}))
+        return dict(json.loads((folder / TIMINGS_FILE).read_text(encoding="utf-8")).get(profile, {}))
     except (OSError, ValueError, AttributeError):
         return {}
 

@@ -113,11 +113,12 @@ def item_table(items: list[dict], entries: list[dict], executed: set[str]) -> li
     return rows
 
 
-def claims_tables(entries: list[dict], executed: set[str]) -> list[str]:
-    """A section per notebook: its claims with paper value, tolerance, and ours, verdict and
-    seeds on each seed block."""
+def claims_tables(entries: list[dict], executed: set[str], order: list[str] = ()) -> list[str]:
+    """A section per notebook, in ``order`` (the table of contents) where it names them: its
+    claims with paper value, tolerance, and ours, verdict and seeds on each seed block."""
     lines: list[str] = []
-    for nb in dict.fromkeys(e["notebook"] for e in entries):
+    rank = {nb: i for i, nb in enumerate(order)}
+    for nb in sorted(dict.fromkeys(e["notebook"] for e in entries), key=lambda nb: rank.get(nb, len(rank))):
         mine = [e for e in entries if e["notebook"] == nb]
         blocks = _blocks(mine)
         head = "| Item | Claim | Paper | Tolerance |" + "".join(
@@ -216,7 +217,7 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, tim
         "",
         "## Claims, page by page",
         "",
-        *claims_tables(entries, executed),
+        *claims_tables(entries, executed, list(timings)),
         "## Not attempted",
         "",
         *not_attempted(items, entries),
