@@ -45,3 +45,9 @@ def test_which_cells_fold(tmp_path):
         assert old["source"] == new["source"] and old.get("outputs") == new.get("outputs")
         added = set(new["metadata"].get("tags", [])) - set(old["metadata"].get("tags", []))
         assert added == ({"hide-input"} if i in (1, 2, 3) else set()), i
+
+
+def test_committed_notebooks_fold_their_plotting_cells():
+    # A new plotting or long analysis cell fails here: run `python scripts/fold_code_cells.py`.
+    assert {str(p.relative_to(ROOT)): fold.fold_file(p, write=False)
+            for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if fold.fold_file(p, write=False)} == {}
