@@ -257,18 +257,27 @@ def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool =
     for cfg in cfgs:
         _check_run(cfg)
     train = dict(device=device, ensemble=ensemble, progress=progress, checkpoint_every=checkpoint_every, wait=wait)
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads or os.environ.get("SEEMLAB_THREADS", 1)))
-    try:
+    with training_threads(threads):
         _train_missing(cfgs, refresh=refresh, **train)
         results = [_read_result(run_path(c, device)) for c in cfgs]
         bad = [c for c, r in zip(cfgs, results) if r is None]  # moved aside as corrupt: train them again
         if bad:
             _train_missing(bad, refresh=False, **train)
             results = [r if r is not None else load_result(run_path(c, device)) for c, r in zip(cfgs, results)]
+    return results
+
+
+@contextlib.contextmanager
+def training_threads(threads: int | None = None):
+    """Torch uses ``threads`` CPU threads inside (default ``$SEEMLAB_THREADS``, else 1): the
+    networks are small, and the book trains in parallel notebooks, where more threads than cores
+    make every run slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads or os.environ.get("SEEMLAB_THREADS", 1)))
+    try:
+        yield
     finally:
         torch.set_num_threads(before)
-    return results
 
 
 def _train_missing(cfgs: Sequence[RunConfig], *, device: str, ensemble: bool, refresh: bool, **train) -> None:
@@ -733,7 +742,8 @@ def _train_sac(cfg, config: dict, log_every: int, device: str, path: Path) -> SA
             rows.append((step, logs["q1"]))
         return diverged
 
-    result = sac.train(cfg, device=device, callback=record)
+    with training_threads():
+        result = sac.train(cfg, device=device, callback=record)
     steps, q1 = (np.asarray(c, dtype=np.float64) for c in zip(*rows)) if rows else (np.zeros(0), np.zeros(0))
     stopped = int(steps[-1]) if rows and not np.isfinite(q1[-1]) else None
     episodes = np.asarray(result.episode_returns, dtype=np.float64).reshape(-1, 2)
