@@ -286,3 +286,12 @@ def test_the_longest_pages_start_first_by_the_reference_timings(mini_book):
     assert lines.getvalue().splitlines()[0] == "seemlab book: start bad"
     assert list(timings) == ["good", "bad"]  # reported in the order of the table of contents
     assert "ETA 0:01" in lines.getvalue().splitlines()[1]  # only "good" is left, timed at 1 s
+
+
+def test_check_command_refuses_to_check_nothing(mini_book, capsys):
+    (mini_book / "book" / "items.yml").write_text(yaml.safe_dump([{"item": "Figure 5", "notebook": "good", "quick": "yes"}]))
+    out = mini_book / book.EXECUTED
+    out.mkdir(parents=True)
+    (out / "claims.jsonl").write_text(json.dumps(_entry("good/x", "pass")) + "\n")
+    assert main(["check", "--root", str(mini_book)]) == 2
+    assert "expects no item reproduced" in capsys.readouterr().err

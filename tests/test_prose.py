@@ -67,7 +67,7 @@ def test_the_rule_catches_the_sentences_it_was_written_for():
     assert len(flattering(old)) == 2
     assert flattering("{doc}`_executed/fig19_seem_q_sync` is not reproduced at quick scale.") == []
     assert len(flattering("Figures 16 and 17 confirm the steady state.")) == 1
-    assert len(flattering("Sec 3.2: the crash step is predicted exactly the same way.")) == 1
+    assert len(flattering("Theorem 3: the sign marks exactly the diverging runs.")) == 1
     assert len(flattering("The early warning always comes first.")) == 1
 
 

@@ -389,10 +389,12 @@ def check(args: argparse.Namespace) -> int:
     if not entries:
         raise ValueError(f"{path} holds no claim at profile {profile!r}: run `seemlab book --profile {profile}` first")
     items = load_items(root)
+    expected = sum(1 for i in items if i.get("expect"))
+    if not expected:
+        raise ValueError(f"{root / 'book' / 'items.yml'} expects no item reproduced: there is nothing to check")
     failed = regressions(items, entries)
     for line in failed:
         print(f"seemlab check: {line}", file=sys.stderr)
-    expected = sum(1 for i in items if i.get("expect"))
     print(f"seemlab check: {expected - len(failed)} of {expected} items keep their expected status at {profile}")
     return 1 if failed else 0
 
