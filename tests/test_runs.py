@@ -177,3 +177,10 @@ def test_max_abs_q_counts_a_nonfinite_log_as_unbounded():
     log = runs.SACLog({}, np.arange(3.0), np.array([1.0, -7.0, 2.0]), np.zeros((0, 2)), None)
     assert log.max_abs_q == 7.0
     assert runs.SACLog({}, np.arange(2.0), np.array([1.0, np.nan]), np.zeros((0, 2)), 1).max_abs_q == np.inf
+
+
+def test_r_seem_grid_runs_halfcheetah_on_one_seed_at_quick():
+    grid = runs.r_seem_grid("quick", 5, 3, ("hopper", "halfcheetah"))
+    assert list(grid) == [("hopper", 5), ("hopper", 6), ("hopper", 7), ("halfcheetah", 5)]
+    assert grid["hopper", 6] == runs.r_seem("hopper", 6, "quick")
+    assert len(runs.r_seem_grid("full", 0, 3, ("halfcheetah",))) == 3

@@ -106,6 +106,13 @@ class RunResult:
     def diverged(self) -> bool:
         return self.meta.get("diverged_step") is not None
 
+    def summary_line(self) -> str:
+        """Divergence step, final probe |Q| and normalized SEEM, P and score, on one line."""
+        seem = self.logs.get("seem_norm")
+        return (f"diverged at {self.meta['diverged_step']}, final |Q| {self.logs['q_abs'][-1]:.3g}, "
+                f"normalized SEEM {seem[-1] if seem is not None else float('nan'):.3f}, P = {self.meta['n_params']}, "
+                f"score {self.meta['eval'].get('normalized')}")
+
     @property
     def max_abs_q(self) -> float:
         """The largest logged probe |Q| (``inf`` once a log is non-finite)."""
@@ -552,6 +559,14 @@ def r_seem(task: str, seed: int, profile: str, **td3_changes) -> RunConfig:
                      td3=td3.replace(**td3_changes) if td3_changes else td3,
                      diagnostics=seem_diagnostics(profile),
                      eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+def r_seem_grid(profile: str, seed: int, n_seeds: int, tasks: Sequence[str]) -> dict[tuple[str, int], RunConfig]:
+    """R-SEEM runs keyed ``(task, seed)``: ``n_seeds`` seeds from ``seed`` per task, except
+    HalfCheetah, whose runs are the slowest: one seed at QUICK and SMOKE (Figs 16/17)."""
+    hc_seeds = pick(profile, None, smoke=1, quick=1, full=n_seeds)
+    return {(t, s): r_seem(t, s, profile) for t in tasks
+            for s in range(seed, seed + (hc_seeds if t == "halfcheetah" else n_seeds))}
 
 
 GAMMAS = {"smoke": (0.0, 0.99), "quick": (0.0, 0.5, 0.8, 0.9, 0.95, 0.99),
