@@ -30,7 +30,8 @@ from torch import nn
 
 from seemlab import runs
 from seemlab.diagnostics import Diagnostics
-from seemlab.rl.td3 import make_agent, preset, train
+from seemlab.rl.base import train
+from seemlab.rl.td3 import make_trainer, preset
 
 
 # ============================================================================ plain reference
@@ -129,7 +130,7 @@ def time_plain(data, width, steps, device) -> float:
 
 def time_ours(data, width, steps, device, seeds=(0,)) -> tuple[float, object]:
     cfg = preset("td3_bc", critic_width=width, actor_width=width, steps=steps + 20)
-    agent = make_agent(cfg, data, list(seeds), device)
+    agent = make_trainer(cfg, data, list(seeds), device)
     train(cfg.replace(steps=20), data, seeds, device=device, agent=agent)
     _sync(device)
     start = time.perf_counter()
@@ -152,16 +153,16 @@ def best_pair(baseline, ours, repeats) -> tuple[float, float]:
 def diag_cost(data, device, step_rate: float) -> tuple[float, float]:
     """(seconds per log, fraction of a QUICK R-SEEM run's training time spent in diagnostics)."""
     cfg = runs.r_seem("hopper", 0, "quick")
-    agent = train(cfg.td3.replace(steps=50), data, [0], device=device)
-    diag = Diagnostics(cfg.diagnostics, data, cfg.td3.gamma, 0, cfg.td3.steps)
-    n_logs = sum(cfg.diagnostics.is_log_step(t, cfg.td3.steps) for t in range(cfg.td3.steps + 1))
+    agent = train(cfg.agent.replace(steps=50), data, [0], device=device)
+    diag = Diagnostics(cfg.diagnostics, data, cfg.agent.gamma, 0, cfg.agent.steps)
+    n_logs = sum(cfg.diagnostics.is_log_step(t, cfg.agent.steps) for t in range(cfg.agent.steps + 1))
     reps = 5
     start = time.perf_counter()
     for i in range(reps):
         diag.log(i, agent.q1_member(0), agent.policy_member(0))
     diag.finalize()
     per_log = (time.perf_counter() - start) / reps
-    return per_log, n_logs * per_log / (cfg.td3.steps / step_rate)
+    return per_log, n_logs * per_log / (cfg.agent.steps / step_rate)
 
 
 def matmul_gflops(width, batch, device, reps=200) -> float:
@@ -226,8 +227,8 @@ def measure(device: str, steps: int, repeats: int) -> list[str]:
 
 
 def _quick_rate(data, cfg, n, device) -> float:
-    td3 = cfg.td3.replace(steps=n + 20)
-    agent = make_agent(td3, data, [0], device)
+    td3 = cfg.agent.replace(steps=n + 20)
+    agent = make_trainer(td3, data, [0], device)
     train(td3.replace(steps=20), data, [0], device=device, agent=agent)
     start = time.perf_counter()
     train(td3, data, [0], device=device, agent=agent)

@@ -8,7 +8,8 @@ import torch
 
 from seemlab import diagnostics as dg
 from seemlab.nets import MLP
-from seemlab.rl.td3 import make_agent, preset, train
+from seemlab.rl.base import train
+from seemlab.rl.td3 import make_trainer, preset
 from seemlab.seem import seem
 from synthetic import tiny_dataset
 
@@ -34,7 +35,7 @@ def test_thresholds_follow_the_spec():
 
 def test_one_log_matches_seem_and_records_every_quantity():
     data = tiny_dataset()
-    agent = make_agent(preset("td3_bc", steps=4, batch_size=8, critic_width=8, actor_width=8), data, [0])
+    agent = make_trainer(preset("td3_bc", steps=4, batch_size=8, critic_width=8, actor_width=8), data, [0])
     diag = dg.Diagnostics(CFG, data, 0.9, seed=0, total_steps=4)
     assert diag.s.shape == (16, 4) and diag.a.shape == (16, 2)
     q1, policy = agent.q1_member(0), agent.policy_member(0)
@@ -54,7 +55,7 @@ def test_similarities_are_one_at_the_last_log_and_bounded():
     data = tiny_dataset()
     cfg = preset("td3_bc", steps=20, batch_size=8, critic_width=8, actor_width=8)
     diag = dg.Diagnostics(CFG, data, cfg.gamma, seed=0, total_steps=cfg.steps)
-    train(cfg, data, [0], callback=dg.TD3Callback([diag]))
+    train(cfg, data, [0], callback=dg.DiagnosticsCallback([diag]))
     diag_logs = diag.finalize()
     assert list(diag_logs["step"]) == [0, 2, 4, 6, 10, 20]
     for key in ("ntk_sim", "ntk_sim_normalized", "action_sim", "param_sim"):

@@ -23,8 +23,8 @@ def test_groups_build_their_configs():
     run_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(["run", "--group", "r-gamma", "--profile", "quick", "--set", "critic_width=32"])
     cfgs = run_cli.build_configs(args)
-    assert [c.td3.gamma for c in cfgs] == [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
-    assert all(c.td3.critic_width == 32 for c in cfgs)
+    assert [c.agent.gamma for c in cfgs] == [0.0, 0.5, 0.8, 0.9, 0.95, 0.99]
+    assert all(c.agent.critic_width == 32 for c in cfgs)
     args = parser.parse_args(["run", "--group", "r-ddpg-abl", "--task", "walker2d", "--fraction", "0.5", "--seeds", "0", "1"])
     cfgs = run_cli.build_configs(args)
     assert len(cfgs) == 8 and {c.fraction for c in cfgs} == {0.5} and {c.seed for c in cfgs} == {0, 1}

@@ -9,7 +9,7 @@ from seemlab import runs
 from seemlab.data import local
 from seemlab.data.generate import RandomPolicyConfig, generate_random
 from seemlab.diagnostics import DiagnosticsConfig
-from seemlab.rl.td3 import make_agent, preset
+from seemlab.rl.td3 import make_trainer, preset
 from synthetic import tiny_dataset
 
 TD3 = preset("td3_bc", steps=30, batch_size=8, critic_width=8, actor_width=8, tau=1.0, bc_weight=0.0)
@@ -30,7 +30,7 @@ def cache(tmp_path, monkeypatch, synthetic):
 
 
 def cfg(seed=0, **td3):
-    return runs.RunConfig(dataset="local:synthetic", seed=seed, td3=TD3.replace(**td3), diagnostics=DIAG,
+    return runs.RunConfig(dataset="local:synthetic", seed=seed, agent=TD3.replace(**td3), diagnostics=DIAG,
                           eval_episodes=0)
 
 
@@ -44,7 +44,31 @@ def test_hash_is_stable_and_sensitive_to_every_field(synthetic):
     assert runs.config_hash(cfg()) == runs.config_hash(cfg())
     assert runs.config_hash(cfg()) != runs.config_hash(cfg(seed=1))
     assert runs.config_hash(cfg()) != runs.config_hash(cfg(gamma=0.9))
-    assert runs.config_hash(cfg()) != runs.config_hash(cfg(), device="cuda")
+    assert runs.config_hash(cfg()) != runs.config_hash(cfg(critic_norm="layer"))
+
+
+def test_the_device_is_not_part_of_a_runs_identity(synthetic):
+    """A run cached from one device is what another device gets: "cuda" here finds the CPU run
+    without training (this machine has no CUDA, so training would fail), and meta names the device."""
+    c = cfg()
+    trained = runs.run(c, device="cpu")
+    found = runs.run(c, device="cuda")
+    assert found.meta["device"] == "cpu" and found.meta == trained.meta
+    for k in trained.logs:
+        np.testing.assert_array_equal(found.logs[k], trained.logs[k])
+
+
+def test_a_format_2_td3_result_is_found_under_its_old_key(synthetic):
+    """Results cached before the trainer interface (key with the device, config under "td3")
+    are moved to their new key instead of being trained again."""
+    c = cfg()
+    result = runs.run(c)
+    new = runs.run_path(c)
+    old = runs._legacy_paths(c)[1]  # the CUDA key of format 2
+    new.rename(old)
+    again = runs.run(c, device="cuda")  # no CUDA here: only a found file can answer
+    assert new.exists() and not old.exists()
+    np.testing.assert_array_equal(again.logs["q_abs"], result.logs["q_abs"])
 
 
 def test_hash_changes_when_a_dataset_is_regenerated_under_the_same_name(tmp_path, monkeypatch):
@@ -114,7 +138,7 @@ def test_run_groups_at_every_profile():
         assert len(runs.r_gamma(profile)) == len(runs.GAMMAS[profile])
         assert set(runs.r_reg(profile)) == set(runs.REG_ARMS)
     quick = runs.r_seem("hopper", 0, "quick")
-    assert quick.td3.tau == 1.0 and quick.td3.bc_weight == 0 and quick.td3.critic_width == 64
+    assert quick.agent.tau == 1.0 and quick.agent.bc_weight == 0 and quick.agent.critic_width == 64
     assert runs.r_reg("quick")["none"] == runs.r_seem("walker2d", 0, "quick")
     assert runs.r_gamma("quick")[-1] == quick
     with pytest.raises(ValueError, match="arms"):
@@ -123,7 +147,7 @@ def test_run_groups_at_every_profile():
 
 def test_ddpg_ablation_adds_one_ingredient_per_arm():
     arms = runs.r_ddpg_abl("quick", "local:hopper-random-10k-v0", 0.1)
-    cfgs = [c.td3 for c in arms.values()]
+    cfgs = [c.agent for c in arms.values()]
     assert list(arms) == list(runs.DDPG_ARMS) and all(c.fraction == 0.1 for c in arms.values())
     assert [c.tau for c in cfgs] == [1.0, 0.005, 0.005, 0.005]
     assert [c.double_q for c in cfgs] == [False, False, True, True]
@@ -133,9 +157,9 @@ def test_ddpg_ablation_adds_one_ingredient_per_arm():
 
 def test_norm10_arms_are_td3_bc_on_ten_percent():
     arms = runs.r_norm10("full", "minari:mujoco/hopper/medium-v0")
-    assert {a: (c.td3.critic_norm, c.td3.out_weight_norm) for a, c in arms.items()} == {
+    assert {a: (c.agent.critic_norm, c.agent.out_weight_norm) for a, c in arms.items()} == {
         "none": ("none", False), "LN": ("layer", False), "BN": ("batch", False), "WN": ("none", True)}
-    assert all(c.fraction == 0.1 and c.td3.tau == 0.005 and c.td3.steps == 1_000_000 for c in arms.values())
+    assert all(c.fraction == 0.1 and c.agent.tau == 0.005 and c.agent.steps == 1_000_000 for c in arms.values())
 
 
 def test_sac_run_stops_cleanly_at_a_nonfinite_q_and_is_cached(tmp_path, monkeypatch):
@@ -168,7 +192,7 @@ def test_sac_arms_differ_only_in_target_and_norm():
 
 def test_evaluate_flattens_dict_observations_of_antmaze():
     data = runs.load_dataset("local:antmaze-umaze-random-10k-v0")
-    agent = make_agent(preset("td3_bc", critic_width=8, actor_width=8), data, [0])
+    agent = make_trainer(preset("td3_bc", critic_width=8, actor_width=8), data, [0])
     out = runs.evaluate(agent, 0, data, episodes=1, seed=0)
     assert out["episodes"] == 1 and np.isfinite(out["mean_return"]) and np.isfinite(out["normalized"])
 

@@ -25,8 +25,8 @@ default: the growth after divergence is what Theorem 4 studies), at divergence
 (``"divergence"``) or never.
 
 Any trainer can use it: call :meth:`Diagnostics.log` with a scalar critic module and a policy
-function whenever :meth:`Diagnostics.wants` says so. :class:`TD3Callback` wires it into
-:func:`seemlab.rl.td3.train`. The analyses of finished logs (t0, the SEEM/Q synchronisation,
+function whenever :meth:`Diagnostics.wants` says so. :class:`DiagnosticsCallback` wires it into
+:func:`seemlab.rl.base.train`, for every algorithm. The analyses of finished logs (t0, the SEEM/Q synchronisation,
 the Theorem 4 fits) live in :mod:`seemlab.theory`.
 """
 
@@ -245,13 +245,14 @@ class Diagnostics:
         self.stop_reason = state["stop_reason"]
 
 
-class TD3Callback:
-    """Runs one :class:`Diagnostics` per seed of a :class:`seemlab.rl.td3.TD3` ensemble.
+class DiagnosticsCallback:
+    """Runs one :class:`Diagnostics` per seed of any trainer (:class:`seemlab.rl.base.Trainer`):
+    the step callback of :func:`seemlab.rl.base.train`.
 
-    ``callback(step, agent, metrics)`` returns True once every seed has stopped.
+    At a logged step it asks the trainer for per-seed tensors (``wants_info``) and passes them,
+    seed s's entries, as extra columns. ``callback(step, trainer, metrics)`` returns True once
+    every seed has stopped.
     """
-
-    INFO_KEYS = ("critic_grad_norm", "actor_grad_norm", "critic_loss", "actor_loss", "q1_batch")
 
     def __init__(self, diagnostics: Sequence[Diagnostics]):
         self.diagnostics = list(diagnostics)
@@ -259,9 +260,9 @@ class TD3Callback:
     def wants_info(self, step: int) -> bool:
         return any(d.wants(step) for d in self.diagnostics)
 
-    def __call__(self, step: int, agent, metrics: dict[str, float]) -> bool:
+    def __call__(self, step: int, trainer, metrics: dict[str, float]) -> bool:
         for s, diag in enumerate(self.diagnostics):
             if diag.wants(step):
-                extra = {k: float(agent.info[k][s]) for k in self.INFO_KEYS if k in agent.info}
-                diag.log(step, agent.q1_member(s), agent.policy_member(s), extra)
+                extra = {k: float(v[s]) for k, v in trainer.info.items()}
+                diag.log(step, trainer.q1_member(s), trainer.policy_member(s), extra)
         return all(d.stopped_step is not None for d in self.diagnostics)

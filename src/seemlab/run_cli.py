@@ -124,15 +124,15 @@ def build_configs(args) -> list:
     if args.group == "r-seem":
         cfgs = [runs.r_seem(task, s, args.profile, **changes) for s in args.seeds]
     elif args.group == "r-gamma":
-        cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in runs.r_gamma(args.profile, s)]
+        cfgs = [c.replace(agent=c.agent.replace(**changes)) for s in args.seeds for c in runs.r_gamma(args.profile, s)]
     elif args.group == "r-reg":
-        cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds
+        cfgs = [c.replace(agent=c.agent.replace(**changes)) for s in args.seeds
                 for c in runs.r_reg(args.profile, s).values()]
     else:
         data = args.dataset or runs.dataset_for(task, args.profile)
         arms = (lambda s: runs.r_ddpg_abl(args.profile, data, fraction, s)) if args.group == "r-ddpg-abl" \
             else (lambda s: runs.r_norm10(args.profile, data, s, fraction))
-        cfgs = [c.replace(td3=c.td3.replace(**changes)) for s in args.seeds for c in arms(s).values()]
+        cfgs = [c.replace(agent=c.agent.replace(**changes)) for s in args.seeds for c in arms(s).values()]
     return [c.replace(dataset=args.dataset) for c in cfgs] if args.dataset else cfgs
 
 
@@ -146,8 +146,8 @@ def _run(args) -> int:
     for cfg, res in zip(cfgs, results):
         m, ev = res.meta, res.meta.get("eval", {})
         score = ev.get("normalized")
-        print(f"{runs.run_path(cfg, device).name}  {cfg.dataset} seed={cfg.seed} γ={cfg.td3.gamma} "
-              f"norm={cfg.td3.critic_norm}: diverged_step={m['diverged_step']} "
+        print(f"{runs.run_path(cfg).name}  {cfg.dataset} seed={cfg.seed} γ={cfg.agent.gamma} "
+              f"norm={cfg.agent.critic_norm}: diverged_step={m['diverged_step']} "
               f"final |Q|={res.logs['q_abs'][-1]:.3g} SEEM_norm={res.logs.get('seem_norm', [float('nan')])[-1]:.3f} "
               f"score={'n/a' if score is None else f'{score:.1f}'}", file=sys.stdout)
     return 0

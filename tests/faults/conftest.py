@@ -19,7 +19,7 @@ EVERY = 10
 
 
 def tiny_cfg(seed: int = 0, **td3) -> runs.RunConfig:
-    return runs.RunConfig(dataset="local:synthetic", seed=seed, td3=TD3.replace(**td3), diagnostics=DIAG,
+    return runs.RunConfig(dataset="local:synthetic", seed=seed, agent=TD3.replace(**td3), diagnostics=DIAG,
                           eval_episodes=0)
 
 

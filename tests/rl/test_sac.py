@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from seemlab.rl.sac import EVAL_FIELDS, SACConfig, TwinCritic, cache_config, flat_obs, soft_update, train
+from seemlab.rl.sac import EVAL_FIELDS, SACConfig, TwinCritic, cache_config, soft_update, train
+from seemlab.envs import flat_obs
 
 TINY = dict(total_steps=110, learning_starts=100, batch_size=16, width=16)
 

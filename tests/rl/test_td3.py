@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seemlab.rl import td3
-from seemlab.rl.td3 import TD3Config, preset, train
+from seemlab.rl.base import FusedAdam, Sampler, member_seed, train
+from seemlab.rl.td3 import TD3Config, preset
 from synthetic import tiny_dataset
 
 TINY = dict(steps=12, batch_size=8, critic_width=8, actor_width=8)
@@ -41,13 +42,13 @@ def test_dataset_without_action_bounds_is_rejected():
 
 def test_one_update_returns_floats_and_moves_the_weights():
     data = tiny_dataset()
-    agent = td3.make_agent(preset("td3_bc", **TINY), data, seeds=[0, 1])
+    agent = td3.make_trainer(preset("td3_bc", **TINY), data, seeds=[0, 1])
     before = agent.critic.flat(0).clone()
-    batch = td3.Sampler(data, agent.seeds)(8)
+    batch = Sampler(data, agent.seeds)(8)
     assert [t.shape for t in batch] == [(2, 8, 4), (2, 8, 2), (2, 8), (2, 8, 4), (2, 8)]
-    out = agent.update(*batch, info=True)
+    out = agent.update(batch, info=True)
     assert set(out) == {"critic_loss"} and isinstance(out["critic_loss"], float)
-    out = agent.update(*batch, info=True)  # policy_freq 2: the actor moves on step 2
+    out = agent.update(batch, info=True)  # policy_freq 2: the actor moves on step 2
     assert all(isinstance(v, float) for v in out.values()) and "actor_loss" in out
     assert agent.step == 2 and not torch.equal(before, agent.critic.flat(0))
     assert agent.info["critic_grad_norm"].shape == (2,) and torch.isfinite(agent.info["actor_grad_norm"]).all()
@@ -55,7 +56,7 @@ def test_one_update_returns_floats_and_moves_the_weights():
 
 def test_act_and_q_shapes_and_action_box():
     data = tiny_dataset(action_low=-2 * torch.ones(2), action_high=2 * torch.ones(2))
-    agent = td3.make_agent(preset("td3_bc", **TINY), data, seeds=[0, 1, 2])
+    agent = td3.make_trainer(preset("td3_bc", **TINY), data, seeds=[0, 1, 2])
     obs = data.observations[:5].expand(3, 5, 4)
     a = agent.act(obs)
     assert a.shape == (3, 5, 2) and a.abs().max() <= 2
@@ -65,12 +66,12 @@ def test_act_and_q_shapes_and_action_box():
 
 def test_no_ema_target_is_the_current_critic():
     data = tiny_dataset()
-    agent = td3.make_agent(preset("td3_bc", **TINY, tau=1.0, policy_freq=1), data, [0])
+    agent = td3.make_trainer(preset("td3_bc", **TINY, tau=1.0, policy_freq=1), data, [0])
     assert agent.critic_target is agent.critic
-    lagged = td3.make_agent(preset("td3_bc", **TINY, tau=1.0, policy_freq=2), data, [0])
-    batch = td3.Sampler(data, [0])(8)
-    lagged.update(*batch)
-    lagged.update(*batch)  # actor step: target := current
+    lagged = td3.make_trainer(preset("td3_bc", **TINY, tau=1.0, policy_freq=2), data, [0])
+    batch = Sampler(data, [0])(8)
+    lagged.update(batch)
+    lagged.update(batch)  # actor step: target := current
     torch.testing.assert_close(lagged.critic_target.flat(0), lagged.critic.flat(0), rtol=0, atol=0)
 
 
@@ -81,7 +82,7 @@ def test_loop_calls_update_and_callback_once_per_step():
     with mock.patch.object(td3.TD3, "update", autospec=True, return_value={"critic_loss": 0.0}) as update:
         train(cfg, data, seeds=[0, 1], callback=lambda step, agent, m: calls.append(step) or False)
     assert update.call_count == cfg.steps
-    obs = update.call_args.args[1]
+    obs = update.call_args.args[1].obs
     assert obs.shape == (2, cfg.batch_size, data.obs_dim)
     assert calls == list(range(cfg.steps + 1))  # step 0 before training, then after each update
 
@@ -127,12 +128,12 @@ def test_state_dict_round_trip_continues_identically():
     cfg = preset("td3_bc", **TINY)
     ref = train(cfg, data, seeds=[0])
     half = train(dataclasses.replace(cfg, steps=6), data, seeds=[0])
-    sampler = td3.Sampler(data, [0])
+    sampler = Sampler(data, [0])
     for _ in range(6):
         sampler(cfg.batch_size)
-    resumed = td3.make_agent(cfg, data, [0])
+    resumed = td3.make_trainer(cfg, data, [0])
     resumed.load_state_dict(half.state_dict())
-    train(cfg, data, seeds=[0], agent=resumed, sampler=sampler)
+    train(cfg, data, seeds=[0], trainer=resumed, sampler=sampler)
     torch.testing.assert_close(resumed.critic.flat(0), ref.critic.flat(0), rtol=0, atol=0)
 
 
@@ -140,7 +141,7 @@ def test_fused_adam_equals_torch_adam_bit_for_bit():
     for wd in (0.0, 1e-2):
         p1 = torch.nn.Parameter(torch.randn(3, 5, generator=torch.Generator().manual_seed(0)))
         p2 = torch.nn.Parameter(p1.detach().clone())
-        ours = td3.FusedAdam([p1], lr=1e-2, betas=(0.9, 0.999), weight_decay=wd, decoupled=wd > 0)
+        ours = FusedAdam([p1], lr=1e-2, betas=(0.9, 0.999), weight_decay=wd, decoupled=wd > 0)
         ref = (torch.optim.AdamW if wd else torch.optim.Adam)([p2], lr=1e-2, betas=(0.9, 0.999), weight_decay=wd)
         for i in range(5):
             g = torch.randn(3, 5, generator=torch.Generator().manual_seed(i + 1))
@@ -153,14 +154,14 @@ def test_fused_adam_equals_torch_adam_bit_for_bit():
 
 def test_sampler_draws_what_the_dataset_sampler_draws():
     data = tiny_dataset()
-    batch = td3.Sampler(data, [5])(16)
-    ref = data.sample(16, torch.Generator().manual_seed(td3._member_seed(5, 3)))
+    batch = Sampler(data, [5])(16)
+    ref = data.sample(16, torch.Generator().manual_seed(member_seed(5, 3)))
     for ours, theirs in zip(batch, ref):
         torch.testing.assert_close(ours[0], theirs, rtol=0, atol=0)
 
 
 def test_fused_adam_refuses_a_missing_gradient():
     p = torch.nn.Parameter(torch.ones(3))
-    opt = td3.FusedAdam([p], lr=1e-2, betas=(0.9, 0.999))
+    opt = FusedAdam([p], lr=1e-2, betas=(0.9, 0.999))
     with pytest.raises(RuntimeError, match="gradient for every parameter"):
         opt.step()

@@ -10,27 +10,21 @@ and marked truncated (a timeout, as in D4RL).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.metadata
-import io
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from seemlab import envs
 from seemlab.data import BODIES, local
 from seemlab.data.dataset import content_sha256
 from seemlab.data.minari_source import read_path
 
-# AntMaze proxy: the 27-d Ant state without contact forces, as in Minari's D4RL/antmaze datasets.
-ENV_KWARGS: dict[str, dict[str, Any]] = {
-    "AntMaze_UMaze-v5": {"include_cfrc_ext_in_observation": False},
-}
 AUTHOR = "seemlab"
 CODE = "src/seemlab/data/generate.py"
 
@@ -64,35 +58,11 @@ class Episode:
 
 
 def make_env(env_id: str):
-    """``gym.make(env_id)`` with this module's kwargs; AntMaze ids register gymnasium-robotics."""
-    import gymnasium as gym
-
+    """:func:`seemlab.envs.make_env` for one of :data:`seemlab.data.BODIES` (the bodies whose data
+    this module generates); a one-line ValueError for any other id."""
     if env_id not in BODIES:
         raise ValueError(f"unknown body {env_id!r}; choose one of {list(BODIES)}")
-    if env_id.startswith("AntMaze"):
-        # its import prints a notice about Adroit envs to stderr; we use no Adroit env
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            import gymnasium_robotics
-        gym.register_envs(gymnasium_robotics)
-    with _mujoco_warnings():
-        return gym.make(env_id, **ENV_KWARGS.get(env_id, {}))
-
-
-@contextlib.contextmanager
-def _mujoco_warnings():
-    """MuJoCo compiler warnings (HalfCheetah's deprecated ``settotalmass``) become Python
-    warnings instead of stderr lines and a ``MUJOCO_LOG.TXT`` in the working directory."""
-    import mujoco
-
-    messages: list[str] = []
-    mujoco.set_mju_user_warning(messages.append)
-    try:
-        yield
-    finally:
-        mujoco.set_mju_user_warning(None)
-        for message in messages:
-            warnings.warn(f"MuJoCo: {message}", DeprecationWarning, stacklevel=3)
+    return envs.make_env(env_id)
 
 
 def default_name(env_id: str, kind: str, transitions: int) -> str:
@@ -263,7 +233,7 @@ def make_card(folder: Path, name: str, episodes: list[Episode], env, generator: 
     return {
         "name": name, "generator": generator, "config": dataclasses.asdict(config),
         "seed": getattr(config, "seed", None), "env_id": env.spec.id,
-        "env_kwargs": ENV_KWARGS.get(env.spec.id, {}), "command": command,
+        "env_kwargs": envs.ENV_KWARGS.get(env.spec.id, {}), "command": command,
         "size": {"transitions": int(raw.rewards.shape[0]), "episodes": len(episodes),
                  "obs_dim": int(raw.observations.shape[1]),
                  "action_dim": int(raw.actions.shape[1]),

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seemlab.envs import flat_obs, make_env
 from seemlab.nets import MLP
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's bounds on the actor's log std
@@ -156,15 +157,6 @@ class ReplayBuffer:
         return {k: torch.as_tensor(getattr(self, k)[idx], device=device) for k in keys}
 
 
-def flat_obs(obs: Any) -> np.ndarray:
-    """An env observation as a flat float32 state (d_s,): dicts give observation ⊕ desired_goal."""
-    from seemlab.data.minari_source import flat_state
-
-    if isinstance(obs, dict):
-        return flat_state({k: np.asarray(v)[None] for k, v in obs.items()})[0].astype(np.float32)
-    return np.asarray(obs, np.float32).ravel()
-
-
 @dataclass
 class SACAgent:
     """Networks, targets, optimizers and the temperature of one SAC run."""
@@ -278,8 +270,6 @@ def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool 
           callback: Callable[[int, dict[str, float]], bool | None] | None = None) -> SACResult:
     """Run SAC online for ``cfg.total_steps`` env steps; ``callback(step, logs)`` after updates
     stops the run by returning True (a diverged critic, say)."""
-    from seemlab.data.generate import make_env
-
     check_config(cfg)
     device = torch.device(device)
     # --- seeding: one numpy generator (exploration, minibatches), one torch generator (policy) ---

@@ -1,9 +1,10 @@
 """Training runs as data: configs, a cache keyed by the full config, resume, evaluation.
 
-A :class:`RunConfig` (frozen dataclasses all the way down: dataset, seed, TD3 settings,
+A :class:`RunConfig` (frozen dataclasses all the way down: dataset, seed, the algorithm's config,
 diagnostics, evaluation) fully determines a run, given the dataset's content. Its SHA-256 over
 canonical JSON, with that content's identity (:func:`seemlab.data.content_id`), is the cache
-key; the result is one file per run, ``<cache>/runs/<key>.npz``, written atomically (temporary
+key. The device is not part of it: a run trained on CUDA is found by a notebook on a CPU machine,
+and its metadata records the device it was trained on; the result is one file per run, ``<cache>/runs/<key>.npz``, written atomically (temporary
 file + ``os.replace``) with a checksum, by :mod:`seemlab.runs.cache`, which also moves bad files
 aside and holds the locks. The cache folder is ``$SEEMLAB_CACHE_DIR``, else ``<repo>/_cache``.
 
@@ -36,14 +37,19 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from seemlab.diagnostics import Diagnostics, DiagnosticsConfig, TD3Callback
+from seemlab import rl
+from seemlab.diagnostics import Diagnostics, DiagnosticsCallback, DiagnosticsConfig
+from seemlab.envs import flat_obs, make_env
 from seemlab.profiles import check_profile, pick
+from seemlab.rl.base import AgentConfig, Sampler, Trainer, train
+from seemlab.rl.td3 import TD3Config, preset
 from seemlab.runs.cache import (CACHE_ENV, CacheWarning, CorruptFileError, Lock, LockTimeout,  # noqa: F401 (API)
                                 _atomic, _digest, cache_dir, load_checked, quarantine, read_checked, write_checked)
-from seemlab.rl.sac import flat_obs
-from seemlab.rl.td3 import TD3, Sampler, TD3Config, make_agent, preset, train
 
-FORMAT = 2  # bump when the meaning of a stored result changes (2: the divergence threshold uses max |r|)
+FORMAT = 3
+"""Bump when the meaning of a stored result changes. 2: the divergence threshold uses max |r|;
+3: the key holds the algorithm's config as ``agent`` and no longer the device (format-2 TD3
+results are found under their old keys and moved, see :func:`_adopt_legacy`)."""
 
 
 # ============================================================================ configs
@@ -55,7 +61,8 @@ class RunConfig:
     """A seemlab.data.load spec (minari:, d4rl:, local:)."""
     seed: int = 0
     """Seeds the networks, minibatches, noise, probe batch and evaluation episodes."""
-    td3: TD3Config = field(default_factory=TD3Config)
+    agent: AgentConfig = field(default_factory=TD3Config)
+    """The algorithm and its settings (a config of :mod:`seemlab.rl`: TD3Config, IQLConfig, ...)."""
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     fraction: float = 1.0
     """X% of the dataset, as a fraction in (0, 1]."""
@@ -73,16 +80,36 @@ def config_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def config_hash(cfg: RunConfig, device: str = "cpu") -> str:
-    """The cache key: SHA-256 of the canonical JSON of (format, config, dataset content, device
-    kind), 20 hex. The content is in it because a dataset regenerated under the same name must
-    not reuse the runs of the old data."""
-    return _digest({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset),
-                    "device": torch.device(device).type})
+def config_hash(cfg: RunConfig) -> str:
+    """The cache key: SHA-256 of the canonical JSON of (format, config, dataset content), 20 hex.
+    The content is in it because a dataset regenerated under the same name must not reuse the
+    runs of the old data. The device is not: where a run trained is metadata."""
+    return _digest({"format": FORMAT, "config": config_dict(cfg), "data": dataset_id(cfg.dataset)})
 
 
-def run_path(cfg: RunConfig, device: str = "cpu") -> Path:
-    return cache_dir() / "runs" / f"{config_hash(cfg, device)}.npz"
+def run_path(cfg: RunConfig) -> Path:
+    return cache_dir() / "runs" / f"{config_hash(cfg)}.npz"
+
+
+def _legacy_paths(cfg: RunConfig) -> list[Path]:
+    """Where format 2 stored ``cfg`` (TD3 runs only: the config under ``td3``, without the fields
+    added since, and the device kind in the key), for CPU and CUDA."""
+    if not isinstance(cfg.agent, TD3Config) or cfg.agent.critic_activation != "relu":
+        return []
+    config = config_dict(cfg)
+    td3 = config.pop("agent")
+    td3.pop("critic_activation")
+    config["td3"] = td3
+    return [cache_dir() / "runs" / f"{_digest(dict(format=2, config=config, data=dataset_id(cfg.dataset), device=d))}.npz"
+            for d in ("cpu", "cuda")]
+
+
+def _adopt_legacy(cfg: RunConfig) -> None:
+    """Move a format-2 result of ``cfg`` to its format-3 path, so no cached run is trained again."""
+    path = run_path(cfg)
+    for old in _legacy_paths(cfg):
+        if not path.exists() and old.exists():
+            os.replace(old, path)
 
 
 # ============================================================================ results
@@ -118,15 +145,18 @@ class RunResult:
         """The largest logged probe |Q| (``inf`` once a log is non-finite)."""
         return _max_abs(self.logs["q_abs"])
 
+    @property
+    def agent(self) -> AgentConfig:
+        """The algorithm's config (results of format 2 stored a TD3 config as ``td3``)."""
+        return rl.config_from_dict(self.config["agent"] if "agent" in self.config else self.config["td3"])
+
     def q1_model(self, which: str = "final", dtype: torch.dtype = torch.float32):
         """Q1 as a :class:`seemlab.nets.MLP` with the ``"final"`` or ``"init"`` parameters."""
         from seemlab.nets import MLP
-        from seemlab.rl.td3 import critic_kwargs
 
         if which not in ("final", "init"):
             raise ValueError(f"which must be 'final' or 'init', got {which!r}")
-        td3 = TD3Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.config["td3"].items()})
-        net = MLP(**critic_kwargs(td3, self.meta["in_dim"]))
+        net = MLP(**self.agent.critic_kwargs(self.meta["in_dim"]))
         state = self.q1_final if which == "final" else self.q1_init
         net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=False)
         return net.to(dtype)
@@ -252,7 +282,8 @@ def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool =
     :class:`CacheWarning` and trained again.
 
     Args:
-        device: "cpu", "cuda", "cuda:1", ... (resolved by the caller; part of the cache key).
+        device: "cpu", "cuda", "cuda:1", ... (resolved by the caller) for the runs that train;
+            a run cached from another device is used as it is (its meta says where it trained).
         progress: show a tqdm progress bar per training group.
         ensemble: train runs that differ only in seed as one ensemble (False: one at a time).
         checkpoint_every: steps between resume checkpoints.
@@ -263,14 +294,16 @@ def run_many(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: bool =
     """
     for cfg in cfgs:
         _check_run(cfg)
+    for cfg in cfgs:
+        _adopt_legacy(cfg)
     train = dict(device=device, ensemble=ensemble, progress=progress, checkpoint_every=checkpoint_every, wait=wait)
     with training_threads(threads):
         _train_missing(cfgs, refresh=refresh, **train)
-        results = [_read_result(run_path(c, device)) for c in cfgs]
+        results = [_read_result(run_path(c)) for c in cfgs]
         bad = [c for c, r in zip(cfgs, results) if r is None]  # moved aside as corrupt: train them again
         if bad:
             _train_missing(bad, refresh=False, **train)
-            results = [r if r is not None else load_result(run_path(c, device)) for c, r in zip(cfgs, results)]
+            results = [r if r is not None else load_result(run_path(c)) for c, r in zip(cfgs, results)]
     return results
 
 
@@ -289,10 +322,10 @@ def training_threads(threads: int | None = None):
 
 def _train_missing(cfgs: Sequence[RunConfig], *, device: str, ensemble: bool, refresh: bool, **train) -> None:
     """Train the configs without a cached result (all of them with ``refresh``), grouped."""
-    todo = [c for c in dict.fromkeys(cfgs) if refresh or not run_path(c, device).exists()]
+    todo = [c for c in dict.fromkeys(cfgs) if refresh or not run_path(c).exists()]
     groups: dict[str, list[RunConfig]] = {}
     for c in todo:
-        key = config_hash(_member_free(c), device) if ensemble else config_hash(c, device)
+        key = config_hash(_member_free(c)) if ensemble else config_hash(c)
         groups.setdefault(key, []).append(c)
     for group in groups.values():
         train_group(group, device=device, refresh=refresh, **train)
@@ -300,12 +333,15 @@ def _train_missing(cfgs: Sequence[RunConfig], *, device: str, ensemble: bool, re
 
 def _member_free(cfg: RunConfig) -> RunConfig:
     """``cfg`` without what may vary inside one ensemble: the seed and γ."""
-    return cfg.replace(seed=0, td3=cfg.td3.replace(gamma=0.0))
+    return cfg.replace(seed=0, agent=cfg.agent.replace(gamma=0.0))
 
 
 def _check_run(cfg: RunConfig) -> None:
     if not isinstance(cfg, RunConfig):
         raise ValueError(f"expected a RunConfig, got {type(cfg).__name__}")
+    if not isinstance(cfg.agent, AgentConfig):
+        raise ValueError(f"RunConfig.agent must be an algorithm config of seemlab.rl, got {type(cfg.agent).__name__}")
+    cfg.agent.validate()
     if not 0 < cfg.fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {cfg.fraction!r}")
     if cfg.eval_episodes < 0:
@@ -327,29 +363,29 @@ def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: boo
     base = _member_free(cfgs[0])
     if any(_member_free(c) != base for c in cfgs):
         raise ValueError("train_group needs configs that differ only in their seed and gamma")
-    hashes = [config_hash(c, device) for c in cfgs]
+    hashes = [config_hash(c) for c in cfgs]
     key = hashlib.sha256(",".join(hashes).encode()).hexdigest()[:20]
     locks = [Lock(cache_dir() / "locks" / f"{h}.lock", wait) for h in sorted(set(hashes))]  # one per run, fixed order
     with contextlib.ExitStack() as stack:
         for lock in locks:
             stack.enter_context(lock)
-        todo = [c for c in cfgs if refresh or not run_path(c, device).exists()]
+        todo = [c for c in cfgs if refresh or not run_path(c).exists()]
         if not todo:
             return
         if len(todo) < len(cfgs):  # another process trained some of them meanwhile
-            key = hashlib.sha256(",".join(config_hash(c, device) for c in todo).encode()).hexdigest()[:20]
+            key = hashlib.sha256(",".join(config_hash(c) for c in todo).encode()).hexdigest()[:20]
         ckpt = cache_dir() / "checkpoints" / f"{key}.pt"
         _train_locked(todo, device, progress, checkpoint_every, hook, ckpt, resume=not refresh)
 
 
 def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, resume: bool = True) -> None:
-    cfg, seeds, gammas = cfgs[0], [c.seed for c in cfgs], [c.td3.gamma for c in cfgs]
+    cfg, seeds, gammas = cfgs[0], [c.seed for c in cfgs], [c.agent.gamma for c in cfgs]
     data = load_dataset(cfg.dataset, cfg.fraction, cfg.normalize_states).to(device)
     torch.manual_seed(seeds[0])  # the global stream only feeds dropout masks
-    agent = make_agent(cfg.td3, data, seeds, device, gammas)
+    agent = rl.make_trainer(cfg.agent, data, seeds, device, gammas)
     sampler = Sampler(data, seeds)
-    diags = [Diagnostics(c.diagnostics, data, c.td3.gamma, c.seed, c.td3.steps) for c in cfgs]
-    callback = TD3Callback(diags)
+    diags = [Diagnostics(c.diagnostics, data, c.agent.gamma, c.seed, c.agent.steps) for c in cfgs]
+    callback = DiagnosticsCallback(diags)
     q1_init = [_q1_state(agent, s) for s in range(len(seeds))]
     elapsed = 0.0
     state = load_checked(ckpt, _parse_checkpoint) if resume else None
@@ -362,10 +398,10 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
         q1_init, elapsed = state["q1_init"], state["elapsed"]
     start = time.perf_counter()
 
-    def step_callback(step: int, ag: TD3, metrics: dict) -> bool:
+    def step_callback(step: int, ag: Trainer, metrics: dict) -> bool:
         stop = callback(step, ag, metrics)
         # Never at step 0: resuming there would log step 0 again (train calls back at step 0 first).
-        if 0 < step < cfg.td3.steps and step % checkpoint_every == 0 and not stop:
+        if 0 < step < cfg.agent.steps and step % checkpoint_every == 0 and not stop:
             _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start)
         if hook is not None:
             hook(step)
@@ -375,7 +411,7 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
     bar = _progress_bar(progress, cfg, seeds, agent.step)
     try:
         if not all(d.stopped_step is not None for d in diags):
-            train(cfg.td3, data, seeds, device=device, callback=step_callback, agent=agent, sampler=sampler,
+            train(cfg.agent, data, seeds, device=device, callback=step_callback, trainer=agent, sampler=sampler,
                   progress=bar, gammas=gammas)
     finally:
         if bar is not None:
@@ -383,16 +419,20 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
     seconds = elapsed + time.perf_counter() - start
     for s, (c, d) in enumerate(zip(cfgs, diags)):
         meta = {**d.summary(), "seconds_train_group": seconds, "group_seeds": seeds, "device": str(device),
-                "n_params": int(agent.critic.flat(s * agent.C).numel()), "eta": cfg.td3.critic_lr,
+                "n_params": len(_flat(q1_init[s])), "eta": cfg.agent.critic_lr,
                 "in_dim": data.obs_dim + data.action_dim, "steps_done": agent.step, "dataset_name": data.name,
                 "eval": evaluate(agent, s, data, c.eval_episodes, c.seed)}
         result = RunResult(config_dict(c), d.finalize(), meta, q1_init[s], _q1_state(agent, s))
-        save_result(run_path(c, device), result)
+        save_result(run_path(c), result)
     ckpt.unlink(missing_ok=True)
 
 
-def _q1_state(agent: TD3, s: int) -> dict[str, np.ndarray]:
-    return {name: p.cpu().numpy().copy() for name, p in agent.critic.member_state(s * agent.C).items()}
+def _q1_state(agent: Trainer, s: int) -> dict[str, np.ndarray]:
+    return {name: p.detach().cpu().numpy().copy() for name, p in agent.q1_member(s).named_parameters()}
+
+
+def _flat(state: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([v.reshape(-1) for v in state.values()])
 
 
 def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float) -> None:
@@ -442,12 +482,12 @@ def _progress_bar(progress: bool, cfg: RunConfig, seeds, initial: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=cfg.td3.steps, initial=initial, desc=f"{cfg.dataset} seeds {seeds}", unit="step",
+    return tqdm(total=cfg.agent.steps, initial=initial, desc=f"{cfg.dataset} seeds {seeds}", unit="step",
                 mininterval=1.0)
 
 
 # ============================================================================ evaluation
-def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
+def evaluate(agent: Trainer, s: int, data, episodes: int, seed: int) -> dict:
     """Mean return of seed ``s``'s deterministic policy over ``episodes`` seeded episodes.
 
     Episode i resets with seed ``seed + 100 + i``. The score is D4RL-normalized with the
@@ -456,7 +496,7 @@ def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
     """
     if episodes == 0 or data.env_id is None:
         return {"episodes": 0, "reason": "no evaluation" if episodes == 0 else "dataset names no env"}
-    env = _make_env(data.env_id)
+    env = make_env(data.env_id)
     policy = agent.policy_member(s)
     returns = []
     with torch.no_grad():
@@ -472,18 +512,6 @@ def evaluate(agent: TD3, s: int, data, episodes: int, seed: int) -> dict:
     score = _score(returns, data)
     return {"episodes": episodes, "returns": returns, "mean_return": score.raw, "normalized": score.normalized,
             "source": score.source}
-
-
-def _make_env(env_id: str):
-    from seemlab.data import BODIES
-
-    if env_id in BODIES:
-        from seemlab.data.generate import make_env
-
-        return make_env(env_id)
-    import gymnasium as gym
-
-    return gym.make(env_id)
 
 
 def _score(returns, data):
@@ -556,7 +584,7 @@ def r_seem(task: str, seed: int, profile: str, **td3_changes) -> RunConfig:
     """An R-SEEM run (SPEC §0.3) of ``task`` ("hopper", "walker2d", "halfcheetah", "antmaze")."""
     td3 = seem_td3(profile)
     return RunConfig(dataset=dataset_for(task, profile), seed=seed,
-                     td3=td3.replace(**td3_changes) if td3_changes else td3,
+                     agent=td3.replace(**td3_changes) if td3_changes else td3,
                      diagnostics=seem_diagnostics(profile),
                      eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
 
@@ -633,9 +661,9 @@ def xpct_diagnostics(profile: str) -> DiagnosticsConfig:
                              scale="full" if profile == "full" else "quick", seem=False)
 
 
-def xpct_run(dataset: str, fraction: float, seed: int, profile: str, td3: TD3Config) -> RunConfig:
+def xpct_run(dataset: str, fraction: float, seed: int, profile: str, agent: AgentConfig) -> RunConfig:
     """One run on X% of ``dataset`` (``fraction`` in (0, 1])."""
-    return RunConfig(dataset=dataset, seed=seed, td3=td3, diagnostics=xpct_diagnostics(profile), fraction=fraction,
+    return RunConfig(dataset=dataset, seed=seed, agent=agent, diagnostics=xpct_diagnostics(profile), fraction=fraction,
                      eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
 
 
