@@ -643,14 +643,15 @@ XPCT_QUICK_STEPS = {"td3_bc": 25_000, "ddpg": 5_000}
 at 5k), so 25k; "ddpg" (Fig 12): DDPG w/o EMA met it at 2.5k steps at 10 % and 50 %, so 5k."""
 
 
-def xpct_td3(profile: str, algorithm: str = "td3_bc", **changes) -> TD3Config:
-    """The X% runs' TD3-family config: the algorithm's defaults (EMA τ 0.005, BC, α 2.5);
-    QUICK width 64 and :data:`XPCT_QUICK_STEPS` steps, FULL width 256 and 1M steps."""
+def xpct_agent(profile: str, algorithm: str = "td3_bc", **changes) -> AgentConfig:
+    """The X% runs' config of ``algorithm`` (any of :data:`seemlab.rl.MODULES`): the algorithm's
+    paper defaults (TD3+BC: EMA τ 0.005, BC, α 2.5); QUICK width 64 and
+    :data:`XPCT_QUICK_STEPS` steps, FULL width 256 and 1M steps."""
     quick_steps = XPCT_QUICK_STEPS.get(algorithm, 5_000)
-    return preset(algorithm, steps=pick(profile, None, smoke=200, quick=quick_steps, full=1_000_000),
-                  critic_width=pick(profile, None, smoke=16, quick=64, full=256),
-                  actor_width=pick(profile, None, smoke=16, quick=64, full=256),
-                  batch_size=pick(profile, None, smoke=64, quick=256, full=256), **changes)
+    return rl.preset(algorithm, steps=pick(profile, None, smoke=200, quick=quick_steps, full=1_000_000),
+                     critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                     actor_width=pick(profile, None, smoke=16, quick=64, full=256),
+                     batch_size=pick(profile, None, smoke=64, quick=256, full=256), **changes)
 
 
 def xpct_diagnostics(profile: str) -> DiagnosticsConfig:
@@ -679,7 +680,7 @@ smoothing and policy delay, BC kept); each arm adds one ingredient to the previo
 
 def r_ddpg_abl(profile: str, dataset: str, fraction: float, seed: int = 0) -> dict[str, RunConfig]:
     """R-DDPG-ABL: the Fig 12 arms on X% of ``dataset``."""
-    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_td3(profile, "ddpg", **ch)) for arm, ch in DDPG_ARMS.items()}
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, "ddpg", **ch)) for arm, ch in DDPG_ARMS.items()}
 
 
 NORM10_ARMS = {"none": {}, "LN": dict(critic_norm="layer"), "BN": dict(critic_norm="batch"),
@@ -695,7 +696,7 @@ def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -
     it): at 10 % the plain critic's max |Q| was 0.7–1.5·10³ after 20k pilot steps, far below the
     divergence criterion, so no QUICK budget shows the effect. FULL shares the Fig 8/9 runs."""
     steps = pick(profile, None, smoke=200, quick=5_000, full=1_000_000)
-    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_td3(profile, **ch).replace(steps=steps))
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, **ch).replace(steps=steps))
             for arm, ch in NORM10_ARMS.items()}
 
 
