@@ -43,3 +43,23 @@ def test_group_defaults_apply_only_when_an_option_is_not_given():
     assert args.fraction is None and args.task is None  # "not given" is not the default value
     cfgs = run_cli.build_configs(args)
     assert {c.fraction for c in cfgs} == {0.1} and {c.dataset for c in cfgs} == {"local:hopper-random-10k-v0"}
+
+
+def test_r_xpct_builds_one_cell_per_seed_for_the_chosen_algorithm():
+    parser = cli.argparse.ArgumentParser()
+    run_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["run", "--group", "r-xpct", "--fraction", "0.01", "--layernorm", "--seeds", "0", "1",
+                              "--set", "critic_width=32"])
+    cfgs = run_cli.build_configs(args)
+    assert [c.seed for c in cfgs] == [0, 1] and {c.fraction for c in cfgs} == {0.01}
+    assert {(c.agent.algorithm, c.agent.critic_norm, c.agent.critic_width) for c in cfgs} == {("td3_bc", "layer", 32)}
+    plain = run_cli.build_configs(parser.parse_args(["run", "--group", "r-xpct", "--fraction", "0.01"]))
+    assert plain[0].agent.critic_norm == "none"
+
+
+@pytest.mark.parametrize("argv, word", [(["--group", "r-xpct", "--algorithm", "sac"], "algorithm"),
+                                        (["--group", "r-seem", "--algorithm", "iql"], "--algorithm"),
+                                        (["--group", "r-norm10", "--layernorm"], "--layernorm")])
+def test_xpct_options_are_checked_before_training(argv, word, capsys):
+    assert cli.main(["run", *argv, "--profile", "smoke", "--no-progress"]) == 2
+    assert word in capsys.readouterr().err

@@ -5,13 +5,15 @@
     seemlab run --group r-gamma --profile quick --device cuda
     seemlab run --group r-reg --profile quick
     seemlab run --group r-ddpg-abl --task walker2d --fraction 0.5 --profile full --device cuda
+    seemlab run --group r-xpct --algorithm iql --fraction 0.01 --layernorm --seeds 0 1 2
     seemlab run --group r-seem --wait 600       # give up after 10 min if another process trains it
 
-Options a group does not use (``--fraction`` outside r-ddpg-abl and r-norm10, ``--task`` for
-r-gamma and r-reg) are errors, as is any bad value: the error names the option, the value and
+Options a group does not use (``--fraction`` outside r-ddpg-abl, r-norm10 and r-xpct, ``--task``
+for r-gamma and r-reg, ``--algorithm`` and ``--layernorm`` outside r-xpct) are errors, as is any bad value: the error names the option, the value and
 the allowed values, before anything is trained.
 
-``--set key=value`` changes a field of the TD3 config (``seemlab.rl.td3.TD3Config``); values are
+``--set key=value`` changes a field of the algorithm's config (``seemlab.rl.td3.TD3Config``,
+``seemlab.rl.iql.IQLConfig``, ...); values are
 parsed as Python literals (``0.99``, ``True``, ``(0,)``) or kept as text. Interrupted runs resume
 from their checkpoint when rerun with the same arguments.
 """
@@ -25,9 +27,10 @@ import sys
 
 
 GROUP_OPTIONS = {"r-seem": ("task", "dataset"), "r-gamma": ("dataset",), "r-reg": ("dataset",),
-                 "r-ddpg-abl": ("task", "fraction", "dataset"), "r-norm10": ("task", "fraction", "dataset")}
+                 "r-ddpg-abl": ("task", "fraction", "dataset"), "r-norm10": ("task", "fraction", "dataset"),
+                 "r-xpct": ("task", "fraction", "dataset", "algorithm", "layernorm")}
 """The group-specific options each run group uses; giving any other is an error."""
-DEFAULTS = dict(task="hopper", fraction=0.1)
+DEFAULTS = dict(task="hopper", fraction=0.1, algorithm="td3_bc")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 
 
@@ -39,9 +42,11 @@ def add_parser(subparsers) -> None:
                    "r-norm10)")
     p.add_argument("--fraction", type=float, help="X as a fraction in (0, 1] (default 0.1; r-ddpg-abl, r-norm10)")
     p.add_argument("--dataset", help="a seemlab.data.load spec overriding the task's dataset")
+    p.add_argument("--algorithm", help="td3_bc | iql | cql | diffusion_ql (default td3_bc; r-xpct)")
+    p.add_argument("--layernorm", action="store_true", default=None, help="LayerNorm in the critic (r-xpct)")
     p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TD3Config field")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the algorithm's config")
     p.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (cuda if available)")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="give up after this long if another process trains the same run (default: wait)")
@@ -54,10 +59,11 @@ def _options() -> dict:
     """The options' allowed values (seemlab.params; checked by ``seemlab.cli.main`` and :func:`check_args`)."""
     from seemlab.params import choice, integer, number, sequence_of, text
     from seemlab.profiles import PROFILES
+    from seemlab.runs import XPCT_ALGORITHMS
 
     return dict(profile=choice(*PROFILES), task=choice("hopper", "walker2d", "halfcheetah", "antmaze"),
                 fraction=number(0, 1, lo_open=True), dataset=text(), seeds=sequence_of(integer(min=0)),
-                wait=number(0))
+                wait=number(0), algorithm=choice(*XPCT_ALGORITHMS))
 
 
 def check_args(args) -> None:
@@ -69,7 +75,7 @@ def check_args(args) -> None:
 
     check_options(args)
     used = GROUP_OPTIONS[args.group]
-    for name in ("task", "fraction", "dataset"):
+    for name in ("task", "fraction", "dataset", "algorithm", "layernorm"):
         if getattr(args, name) is not None and name not in used:
             users = [g for g, opts in GROUP_OPTIONS.items() if name in opts]
             raise ParameterError(f"--{name} is not used by --group {args.group}; it applies to {', '.join(users)}")
@@ -77,11 +83,12 @@ def check_args(args) -> None:
         parse_spec(args.dataset)
 
 
-def parse_sets(items: list[str]) -> dict:
-    """``["gamma=0.9", "critic_norm=layer"]`` -> ``{"gamma": 0.9, "critic_norm": "layer"}``."""
-    from seemlab.rl.td3 import TD3Config
+def parse_sets(items: list[str], algorithm: str = "td3_bc") -> dict:
+    """``["gamma=0.9", "critic_norm=layer"]`` -> ``{"gamma": 0.9, "critic_norm": "layer"}``, keys
+    checked against the fields of ``algorithm``'s config."""
+    from seemlab import rl
 
-    fields = {f.name for f in dataclasses.fields(TD3Config)}
+    fields = {f.name for f in dataclasses.fields(rl.module(algorithm).CONFIG)}
     out = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -120,7 +127,8 @@ def build_configs(args) -> list:
     check_args(args)
     task = DEFAULTS["task"] if args.task is None else args.task
     fraction = DEFAULTS["fraction"] if args.fraction is None else args.fraction
-    changes = parse_sets(args.set)
+    algorithm = DEFAULTS["algorithm"] if args.algorithm is None else args.algorithm
+    changes = parse_sets(args.set, algorithm)
     if args.group == "r-seem":
         cfgs = [runs.r_seem(task, s, args.profile, **changes) for s in args.seeds]
     elif args.group == "r-gamma":
@@ -128,6 +136,10 @@ def build_configs(args) -> list:
     elif args.group == "r-reg":
         cfgs = [c.replace(agent=c.agent.replace(**changes)) for s in args.seeds
                 for c in runs.r_reg(args.profile, s).values()]
+    elif args.group == "r-xpct":
+        data = args.dataset or runs.dataset_for(task, args.profile)
+        cfgs = [runs.r_xpct(args.profile, data, fraction, s, algorithm, bool(args.layernorm), **changes)
+                for s in args.seeds]
     else:
         data = args.dataset or runs.dataset_for(task, args.profile)
         arms = (lambda s: runs.r_ddpg_abl(args.profile, data, fraction, s)) if args.group == "r-ddpg-abl" \
@@ -146,7 +158,8 @@ def _run(args) -> int:
     for cfg, res in zip(cfgs, results):
         m, ev = res.meta, res.meta.get("eval", {})
         score = ev.get("normalized")
-        print(f"{runs.run_path(cfg).name}  {cfg.dataset} seed={cfg.seed} γ={cfg.agent.gamma} "
+        print(f"{runs.run_path(cfg).name}  {cfg.agent.algorithm} {cfg.dataset} X={cfg.fraction:g} seed={cfg.seed} "
+              f"γ={cfg.agent.gamma} "
               f"norm={cfg.agent.critic_norm}: diverged_step={m['diverged_step']} "
               f"final |Q|={res.logs['q_abs'][-1]:.3g} SEEM_norm={res.logs.get('seem_norm', [float('nan')])[-1]:.3f} "
               f"score={'n/a' if score is None else f'{score:.1f}'}", file=sys.stdout)

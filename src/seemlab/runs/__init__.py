@@ -648,10 +648,11 @@ def xpct_agent(profile: str, algorithm: str = "td3_bc", **changes) -> AgentConfi
     paper defaults (TD3+BC: EMA τ 0.005, BC, α 2.5); QUICK width 64 and
     :data:`XPCT_QUICK_STEPS` steps, FULL width 256 and 1M steps."""
     quick_steps = XPCT_QUICK_STEPS.get(algorithm, 5_000)
-    return rl.preset(algorithm, steps=pick(profile, None, smoke=200, quick=quick_steps, full=1_000_000),
-                     critic_width=pick(profile, None, smoke=16, quick=64, full=256),
-                     actor_width=pick(profile, None, smoke=16, quick=64, full=256),
-                     batch_size=pick(profile, None, smoke=64, quick=256, full=256), **changes)
+    scale = dict(steps=pick(profile, None, smoke=200, quick=quick_steps, full=1_000_000),
+                 critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                 actor_width=pick(profile, None, smoke=16, quick=64, full=256),
+                 batch_size=pick(profile, None, smoke=64, quick=256, full=256))
+    return rl.preset(algorithm, **{**scale, **changes})
 
 
 def xpct_diagnostics(profile: str) -> DiagnosticsConfig:
@@ -666,6 +667,21 @@ def xpct_run(dataset: str, fraction: float, seed: int, profile: str, agent: Agen
     """One run on X% of ``dataset`` (``fraction`` in (0, 1])."""
     return RunConfig(dataset=dataset, seed=seed, agent=agent, diagnostics=xpct_diagnostics(profile), fraction=fraction,
                      eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+XPCT_ALGORITHMS = ("td3_bc", "iql", "cql", "diffusion_ql")
+"""The four algorithms of Figs 8 and 9."""
+
+
+def r_xpct(profile: str, dataset: str, fraction: float, seed: int = 0, algorithm: str = "td3_bc",
+           layernorm: bool = False, **changes) -> RunConfig:
+    """R-XPCT: one cell of the Fig 8/9 grid, ``algorithm`` on X% of ``dataset`` with a plain or a
+    LayerNorm critic (LN before each hidden activation, with affine). The subset depends only on
+    the dataset and X, so every algorithm and arm sees the same transitions."""
+    if algorithm not in XPCT_ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r} for R-XPCT; allowed values: {', '.join(XPCT_ALGORITHMS)}")
+    norm = dict(critic_norm="layer") if layernorm else {}
+    return xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, algorithm, **norm, **changes))
 
 
 DDPG_ARMS = {
