@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from seemlab.nets import MLP
-from seemlab.ntk import gram, jacobian, kernel_map, supports_closed_form
+from seemlab.nets import MLP, PsiLayerNorm
+from seemlab.ntk import closed_form_modules, gram, jacobian, kernel_map, supports_closed_form
 
 RTOL = 1e-6
 
@@ -46,7 +46,7 @@ def _net(seed=0, **kwargs):
 
 def _reference(model, X1, X2):
     """Independent reference: batch output of each X, one autograd.grad per row, then Z1 Z2^T."""
-    params = [p for p in model.parameters()]
+    params = [p for p in model.parameters() if p.requires_grad]  # the NTK of the trainable ones
     saved = {k: v.clone() for k, v in model.named_buffers()}
 
     def rows(X):
@@ -164,3 +164,156 @@ def test_bad_inputs_raise():
         gram(nn.Linear(4, 3).double(), _rand(3, 4, 0))
     with pytest.raises(ValueError, match="auto, closed, func, loop"):
         gram(m, _rand(3, 4, 0), method="jvp")
+
+
+# ----------------------------------------------------------------------------- nn.Sequential critics
+D, W = 5, 7  # input features and hidden width of the Sequential critics below
+EXACT = 1e-10  # float64: the closed form equals the per-sample loop to rounding
+
+
+def _lin(i, o, bias=True):
+    return nn.Linear(i, o, bias=bias)
+
+
+SEQUENTIALS = {
+    "corl_relu": lambda: nn.Sequential(_lin(D, W), nn.ReLU(), _lin(W, W), nn.ReLU(), _lin(W, 1)),
+    "tanh": lambda: nn.Sequential(_lin(D, W), nn.Tanh(), _lin(W, W), nn.Tanh(), _lin(W, 1)),
+    "mish_ln_affine": lambda: nn.Sequential(
+        _lin(D, W), nn.LayerNorm(W), nn.Mish(), _lin(W, W), nn.LayerNorm(W), nn.Mish(), _lin(W, 1)),
+    "ln_no_affine": lambda: nn.Sequential(
+        _lin(D, W), nn.LayerNorm(W, elementwise_affine=False), nn.ReLU(), _lin(W, 1)),
+    "ln_no_bias": lambda: nn.Sequential(_lin(D, W), nn.ReLU(), nn.LayerNorm(W, bias=False), _lin(W, 1)),
+    "silu_elu": lambda: nn.Sequential(_lin(D, W), nn.SiLU(), _lin(W, W), nn.ELU(), _lin(W, 1)),
+    "no_bias": lambda: nn.Sequential(_lin(D, W, False), nn.GELU(), _lin(W, W, False), nn.Tanh(), _lin(W, 1, False)),
+    "nested_flatten": lambda: nn.Sequential(
+        nn.Sequential(_lin(D, W), nn.ReLU(inplace=True)),
+        nn.Sequential(_lin(W, W), nn.Sequential(nn.LeakyReLU(0.1), _lin(W, 1))), nn.Flatten(0)),
+    "mixed_rowwise": lambda: nn.Sequential(
+        nn.LayerNorm(D), _lin(D, W), PsiLayerNorm(W), nn.Softplus(), nn.Dropout(0.3), _lin(W, W),
+        nn.Sigmoid(), nn.Identity(), _lin(W, 1), nn.Tanh()).eval(),
+}
+
+
+def _perturbed(factory, seed=0):
+    """``factory()`` in float64 with seeded, perturbed parameters (LN affines away from 1 and 0)."""
+    torch.manual_seed(seed)
+    model = factory().double()
+    gen = torch.Generator().manual_seed(seed + 100)
+    with torch.no_grad():
+        for q in model.parameters():
+            q.copy_(torch.randn(q.shape, generator=gen, dtype=q.dtype) / max(q.shape[-1], 1) ** 0.5 + 0.3)
+    return model
+
+
+def _assert_exact(G, ref, label):
+    torch.testing.assert_close(G, ref, rtol=EXACT, atol=EXACT * ref.abs().max().item(), msg=lambda m: f"{label}: {m}")
+
+
+@pytest.mark.parametrize("name", SEQUENTIALS)
+def test_sequential_closed_equals_loop(name):
+    m = _perturbed(SEQUENTIALS[name])
+    X1, X2 = _rand(5, D, 1), _rand(3, D, 2)
+    assert supports_closed_form(m)
+    loop = gram(m, X1, X2, method="loop")
+    _assert_exact(loop, _reference(m, X1, X2), f"loop {name}")
+    for method in ("closed", "auto"):
+        _assert_exact(gram(m, X1, X2, method=method), loop, f"{method} {name}")
+    _assert_exact(gram(m, X1, method="closed"), gram(m, X1, method="loop"), f"closed X2=None {name}")
+
+
+@pytest.mark.parametrize("model", [
+    _net(norm="layer", out_activation="tanh"), _net(norm="psi", dropout=0.2), _perturbed(SEQUENTIALS["mixed_rowwise"]),
+], ids=["mlp_ln_tanh", "mlp_psi_dropout", "sequential"])
+def test_flat_module_walk_reproduces_forward(model):
+    X = _rand(4, model.in_dim if isinstance(model, MLP) else D, 3)
+    h = X
+    for module in closed_form_modules(model):
+        h = module(h)
+    torch.testing.assert_close(h.reshape(-1), model(X).reshape(-1))
+
+
+def test_sequential_chunking_changes_nothing():
+    m = _perturbed(SEQUENTIALS["mish_ln_affine"])
+    X1, X2 = _rand(9, D, 6), _rand(7, D, 7)
+    _assert_exact(gram(m, X1, X2, method="closed", max_elems=150), gram(m, X1, X2, method="closed"), "chunked")
+
+
+class _Scale(nn.Module):
+    """A custom module with a parameter: not closed-form."""
+
+    def __init__(self):
+        super().__init__()
+        self.s = nn.Parameter(torch.ones(W))
+
+    def forward(self, h):
+        return self.s * h
+
+
+class _MyReLU(nn.ReLU):
+    """A subclass of an allowed activation with another forward: not closed-form."""
+
+    def forward(self, h):
+        return torch.relu(h) * h
+
+
+def _shared():
+    tied = _lin(W, W)
+    return nn.Sequential(_lin(D, W), nn.ReLU(), tied, nn.ReLU(), tied, nn.ReLU(), _lin(W, 1))
+
+
+def _frozen():
+    m = SEQUENTIALS["corl_relu"]()
+    m[0].bias.requires_grad_(False)
+    return m
+
+
+def _hooked():
+    m = SEQUENTIALS["corl_relu"]()
+    m[1].register_forward_hook(lambda mod, inp, out: 2 * out)
+    return m
+
+
+UNSUPPORTED = {  # deterministic stacks: "auto" falls back to "func" and equals "loop"
+    "batchnorm_train": lambda: nn.Sequential(_lin(D, W), nn.BatchNorm1d(W), nn.ReLU(), _lin(W, 1)).train(),
+    "batchnorm_eval": lambda: nn.Sequential(_lin(D, W), nn.BatchNorm1d(W), nn.ReLU(), _lin(W, 1)).eval(),
+    "conv": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, D)), nn.Conv1d(1, 2, 3), nn.ReLU(), nn.Flatten(), _lin(2 * (D - 2), 1)),
+    "custom_param": lambda: nn.Sequential(_lin(D, W), _Scale(), nn.ReLU(), _lin(W, 1)),
+    "relu_subclass": lambda: nn.Sequential(_lin(D, W), _MyReLU(), _lin(W, 1)),
+    "ln_after_output": lambda: nn.Sequential(_lin(D, W), nn.ReLU(), _lin(W, 1), nn.LayerNorm(1)),
+    "shared_weights": _shared,
+    "frozen_bias": _frozen,
+    "forward_hook": _hooked,
+}
+
+
+@pytest.mark.parametrize("name", UNSUPPORTED)
+def test_unsupported_stack_falls_back(name):
+    m = _perturbed(UNSUPPORTED[name])
+    X1, X2 = _rand(5, D, 1), _rand(3, D, 2)
+    assert not supports_closed_form(m)
+    with pytest.raises(ValueError, match="method 'closed' does not apply"):
+        gram(m, X1, X2, method="closed")
+    loop = gram(m, X1, X2, method="loop")
+    _assert_exact(loop, _reference(m, X1, X2), f"loop {name}")
+    _assert_exact(gram(m, X1, X2, method="auto"), loop, f"auto {name}")
+
+
+def test_active_dropout_is_not_closed_form():
+    m = _perturbed(lambda: nn.Sequential(_lin(D, W), nn.ReLU(), nn.Dropout(0.5), _lin(W, 1)).train())
+    assert not supports_closed_form(m)
+    with pytest.raises(ValueError, match="active"):
+        gram(m, _rand(3, D, 1), method="closed")
+    assert supports_closed_form(m.eval())
+
+
+def test_activation_with_parameters_is_not_closed_form():
+    assert not supports_closed_form(nn.Sequential(_lin(D, W), nn.PReLU(), _lin(W, 1)))
+
+
+@pytest.mark.parametrize("method", ["closed", "auto", "loop"])
+def test_non_scalar_sequential_raises(method):
+    m = _perturbed(lambda: nn.Sequential(_lin(D, W), nn.ReLU(), _lin(W, 2)))
+    assert not supports_closed_form(m)
+    with pytest.raises(ValueError, match=r"\(N, 1\)"):
+        gram(m, _rand(3, D, 1), method=method)

@@ -8,10 +8,17 @@ biases, LayerNorm/BatchNorm affines, WeightNorm ``g`` and ``v``). Then
 
 Implementations (``method=``), all exact; tests check each against ``"loop"``:
 
-- ``"closed"``: closed form for :class:`seemlab.nets.MLP` without batch/weight norm and without
-  active dropout. Per linear layer, (H1 H2^T + 1) ⊙ (D1 D2^T) with H the layer inputs and D the
-  back-propagated signals ∂f/∂z; plus, per affine LayerNorm, (D1⊙N1)(D2⊙N2)^T + D1 D2^T with N
-  the normalized activations. One forward and one backward per chunk; O(N1·N2·Σ widths) time,
+- ``"closed"``: closed form for a chain of modules: a :class:`seemlab.nets.MLP` without
+  batch/weight norm, or an ``nn.Sequential`` (nested ones flattened, e.g. the CORL TD3+BC critic
+  Linear-ReLU-Linear-ReLU-Linear, Diffusion-QL's Mish critic, LN critics) of ``nn.Linear`` (with
+  or without bias), ``nn.LayerNorm`` over the last axis (with or without affine/bias),
+  :class:`seemlab.nets.PsiLayerNorm`, inactive ``nn.Dropout`` and the parameter-free elementwise
+  activations of :data:`ROWWISE`, whose last ``nn.Linear`` has one output (then only those
+  activations or ``nn.Flatten``). Anything else (an unlisted module, active dropout, shared or
+  frozen parameters, hooks) is not closed-form. Per linear layer, (H1 H2^T + 1) ⊙ (D1 D2^T)
+  (no + 1 without bias) with H the layer inputs and D the back-propagated signals ∂f/∂z
+  (autograd through the actual modules); plus, per affine LayerNorm, (D1⊙N1)(D2⊙N2)^T + D1 D2^T
+  with N the normalized activations. One forward and one backward per chunk; O(N1·N2·Σ widths) time,
   O(chunk · Σ widths) memory. The fastest by far.
 - ``"func"``: ``torch.func`` Jacobians (vmap of per-sample ``jacrev``; for a network with a
   BatchNorm in train mode, ``jacrev`` of the batched output, so samples share batch statistics
@@ -99,8 +106,11 @@ def gram(
     check_inputs(model, X1, X2)
     if method == "auto":
         method = "closed" if supports_closed_form(model) else "func"
-    if method == "closed" and not supports_closed_form(model):
-        raise ValueError("method 'closed' needs a seemlab.nets.MLP without batch/weight norm or active dropout")
+    if method == "closed":
+        try:
+            closed_form_modules(model)
+        except ValueError as e:
+            raise ValueError(f"method 'closed' does not apply to this model: {e}; use 'auto' or 'func'") from None
     fn = {"closed": _gram_closed, "func": _gram_func, "loop": _gram_loop}[method]
     return fn(model, X1, X2, max_elems)
 
@@ -112,12 +122,12 @@ def jacobian(model: nn.Module, X: torch.Tensor, *, max_elems: int = MAX_ELEMS) -
 
 
 def supports_closed_form(model: nn.Module) -> bool:
-    """Whether ``method="closed"`` applies: an MLP with none/layer/psi norm and no active dropout."""
-    if type(model) is not MLP or model.norm in ("batch", "weight") or model.out_dim != 1:
+    """Whether ``method="closed"`` applies (see :func:`closed_form_modules` and the module docstring)."""
+    try:
+        closed_form_modules(model)
+    except ValueError:
         return False
-    if type(model.out) is not nn.Linear:
-        return False
-    return not (model.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()))
+    return True
 
 
 def kernel_map(
@@ -281,68 +291,153 @@ def _gram_loop(model, X1, X2, max_elems) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- closed form
-def layer_signals(model: MLP, X: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+# Parameter-free modules that act on each sample's row alone (elementwise or row-wise). Exact
+# types only: a subclass may override ``forward``. Anything else sends "auto" to "func".
+ROWWISE = (
+    nn.Identity, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+    nn.LogSigmoid, nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold, PsiLayerNorm,
+)  # plus nn.Linear, nn.LayerNorm (last axis), inactive nn.Dropout, nn.Flatten after the output (_stack_problem)
+OWN_PARAMS = {nn.Linear: ("weight", "bias"), nn.LayerNorm: ("weight", "bias")}
+
+
+def closed_form_modules(model: nn.Module) -> list[nn.Module]:
+    """The flat module list ``f = m_K ∘ … ∘ m_1`` that the closed form walks.
+
+    An :class:`seemlab.nets.MLP` becomes its blocks' modules, the output layer and its tanh; an
+    ``nn.Sequential`` its modules, nested Sequentials flattened. Raises ``ValueError`` saying why
+    the closed form does not apply (see :func:`supports_closed_form`).
+    """
+    if type(model) is MLP:
+        mods = [m for b in model.blocks for m in (b.linear, b.norm_before, b.act, b.norm_after, b.dropout)]
+        mods += [model.out] + ([nn.Tanh()] if model.out_activation == "tanh" else [])
+    elif type(model) is nn.Sequential:
+        mods = _flatten(model)
+    else:
+        raise ValueError(f"a {type(model).__name__} is neither a seemlab.nets.MLP nor an nn.Sequential")
+    problem = _stack_problem(mods) or _param_problem(model, mods)
+    if problem:
+        raise ValueError(problem)
+    return mods
+
+
+def _flatten(seq: nn.Sequential) -> list[nn.Module]:
+    # iterate as forward does (children() would drop a module listed twice)
+    return [m for child in seq for m in (_flatten(child) if type(child) is nn.Sequential else [child])]
+
+
+def _stack_problem(mods: list[nn.Module]) -> str | None:
+    """Why the list is not ``rowwise/LayerNorm/Linear …, Linear(·, 1), rowwise/Flatten …``, or None."""
+    linear = [i for i, m in enumerate(mods) if type(m) is nn.Linear]
+    if not linear:
+        return "the stack has no nn.Linear"
+    if mods[linear[-1]].out_features != 1:
+        return f"the last nn.Linear has out_features={mods[linear[-1]].out_features}, not a scalar output"
+    for i, m in enumerate(mods):
+        allowed = (nn.Flatten,) if i > linear[-1] else (nn.Linear, nn.LayerNorm)
+        if isinstance(m, nn.Dropout) and m.training and m.p > 0:
+            return f"{m} is active (train mode, p > 0): f is random; call model.eval()"
+        if type(m) is nn.LayerNorm and len(m.normalized_shape) != 1:
+            return f"{m} normalizes more than the last axis"
+        if type(m) not in ROWWISE + allowed + (nn.Dropout,):
+            return f"module {i} ({type(m).__name__}) is not in the closed form's allow-list"
+    return None
+
+
+def _param_problem(model: nn.Module, mods: list[nn.Module]) -> str | None:
+    """Every parameter must be a Linear/LayerNorm's own, trainable, and used exactly once."""
+    if any(m._forward_hooks or m._forward_pre_hooks for m in model.modules()):
+        return "a module has forward hooks (old-style weight/spectral norm, or custom)"
+    used = []
+    for m in mods:
+        names = [n for n, _ in m.named_parameters(recurse=False)]
+        if any(n not in OWN_PARAMS.get(type(m), ()) for n in names):
+            return f"{type(m).__name__} has parameters {names}"
+        used += list(m.parameters(recurse=False))
+    if len({id(p) for p in used}) != len(used):
+        return "a parameter is used twice (shared weights couple the layers' Gram blocks)"
+    if {id(p) for p in used} != {id(p) for p in model.parameters()} or not all(p.requires_grad for p in used):
+        return "some parameters are frozen or live outside the walked modules"
+    return None
+
+
+def layer_signals(model: nn.Module, X: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
     """Per-parameter-group factors whose Gram blocks sum to the NTK (closed form), ``X: (N, d)``.
 
     Returns tuples ``(kind, H, D)`` with ``H: (N, k)`` and ``D: (N, m)``: kind ``"linear"`` (a
-    layer's weight and bias; H = its input, D = ∂f/∂(its output)), ``"affine"`` (LayerNorm γ and
-    β; H = normalized activations, D = ∂f/∂(LN output)) or ``"scale"`` (γ only). One forward and
-    one backward of ``f.sum()``, exact because samples do not interact; see :func:`_add_block_gram`.
+    layer's weight and bias; H = its input, D = ∂f/∂(its output)), ``"weight"`` (a Linear
+    without bias), ``"affine"`` (LayerNorm γ and β; H = normalized activations, D = ∂f/∂(LN
+    output)) or ``"scale"`` (γ only). See :func:`_add_block_gram`.
     """
-    X = X.detach()
-    taps, h = [], X
+    return _signals(closed_form_modules(model), X)
+
+
+def _signals(mods: list[nn.Module], X: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+    """Walk ``mods`` once forward, tapping each parameterised module, then one backward of
+    ``f.sum()``: exact because no module couples samples, so ∂(Σ_j f_j)/∂z_i = ∂f_i/∂z_i."""
+    taps, h = [], X.detach()
     with torch.enable_grad():
-        for block in model.blocks:
-            z = block.linear(h)
-            taps.append(["linear", h, z])
-            z = _tap_norm(block.norm_before, z, taps)
-            z = _tap_norm(block.norm_after, block.act(z), taps)
-            h = block.dropout(z)
-        z_out = model.out(h)
-        taps.append(["linear", h, z_out])
-        y = torch.tanh(z_out) if model.out_activation == "tanh" else z_out
-        wrt = [t[2] for t in taps]
-        grads = torch.autograd.grad(y.sum(), wrt)
+        for m in mods:
+            h = _tap(m, h, taps)
+        grads = torch.autograd.grad(h.sum(), [t[2] for t in taps])
     return [(kind, H.detach(), D) for (kind, H, _), D in zip(taps, grads)]
 
 
-def _tap_norm(norm: nn.Module, z: torch.Tensor, taps: list) -> torch.Tensor:
-    if isinstance(norm, nn.LayerNorm) and norm.elementwise_affine:
-        n = nn.functional.layer_norm(z, norm.normalized_shape, None, None, norm.eps)
-        out = n * norm.weight if norm.bias is None else n * norm.weight + norm.bias
-        taps.append(["affine" if norm.bias is not None else "scale", n, out])
+def _tap(m: nn.Module, h: torch.Tensor, taps: list) -> torch.Tensor:
+    """Apply one module to ``h: (N, k)``; record ``[kind, H, out]`` if it has parameters."""
+    if type(m) is nn.Linear:
+        z = m(h)
+        taps.append(["linear" if m.bias is not None else "weight", h, z])
+        return z
+    if type(m) is nn.LayerNorm and m.elementwise_affine:
+        n = nn.functional.layer_norm(h, m.normalized_shape, None, None, m.eps)
+        out = n * m.weight if m.bias is None else n * m.weight + m.bias
+        taps.append(["affine" if m.bias is not None else "scale", n, out])
         return out
-    if isinstance(norm, (nn.LayerNorm, PsiLayerNorm, nn.Identity)):
-        return norm(z)
-    raise ValueError(f"closed form does not support {type(norm).__name__}")
+    # an in-place module (ReLU(inplace=True)) would overwrite a tapped output: work on a copy
+    return m(h.clone()) if getattr(m, "inplace", False) else m(h)
 
 
 def _add_block_gram(G: torch.Tensor, kind: str, H1, D1, H2, D2) -> None:
     """Add one parameter group's Gram block (see :func:`layer_signals`) to ``G: (N1, N2)`` in place.
 
-    ``"linear"``: weight (H1 H2^T) ⊙ (D1 D2^T) plus bias D1 D2^T. ``"affine"``: LN γ
-    (D1⊙N1)(D2⊙N2)^T plus β D1 D2^T. ``"scale"``: LN γ only. A one-column D (the output layer)
-    turns the Hadamard product into one matrix product of the D-scaled inputs.
+    ``"linear"``: weight (H1 H2^T) ⊙ (D1 D2^T) plus bias D1 D2^T; ``"weight"``: the weight term
+    only. ``"affine"``: LN γ (D1⊙N1)(D2⊙N2)^T plus β D1 D2^T; ``"scale"``: LN γ only. A
+    one-column D (the output layer) turns the Hadamard product into one matrix product of the
+    D-scaled inputs.
     """
-    if kind != "linear" or D1.shape[1] == 1:
+    has_bias = kind in ("linear", "affine")
+    if kind in ("affine", "scale") or D1.shape[1] == 1:
         G.addmm_(D1 * H1, (D2 * H2).T)
-        if kind != "scale":
+        if has_bias:
             G.addmm_(D1, D2.T)
         return
     HH = H1 @ H2.T
-    HH += 1.0
+    if has_bias:
+        HH += 1.0
     G.addcmul_(HH, D1 @ D2.T)
 
 
-def _gram_closed(model: MLP, X1, X2, max_elems) -> torch.Tensor:
-    per_row = model.in_dim + 4 * model.width * max(model.depth, 1) + 2
-    rows = max(1, max_elems // per_row)
+def _row_cost(mods: list[nn.Module]) -> int:
+    """Numbers held per sample by one chunk's signals and autograd graph (Σ layer widths)."""
+    cost = 2
+    for m in mods:
+        if type(m) is nn.Linear:
+            cost += 2 * (m.in_features + m.out_features)
+        elif type(m) in (nn.LayerNorm, PsiLayerNorm):
+            cost += 4 * (m.normalized_shape[0] if type(m) is nn.LayerNorm else m.dim)
+    return cost
+
+
+def _gram_closed(model: nn.Module, X1, X2, max_elems) -> torch.Tensor:
+    mods = closed_form_modules(model)
+    rows = max(1, max_elems // _row_cost(mods))
     chunks2 = _row_chunks(X1 if X2 is None else X2, rows)
-    cache = [layer_signals(model, chunks2[0])] if len(chunks2) == 1 else None
+    cache = [_signals(mods, chunks2[0])] if len(chunks2) == 1 else None
     out = []
     for c1 in _row_chunks(X1, rows):
-        s1 = cache[0] if cache is not None and X2 is None else layer_signals(model, c1)
-        cols = cache if cache is not None else (layer_signals(model, c) for c in chunks2)
+        s1 = cache[0] if cache is not None and X2 is None else _signals(mods, c1)
+        cols = cache if cache is not None else (_signals(mods, c) for c in chunks2)
         out.append(torch.cat([_sum_blocks(s1, s2) for s2 in cols], dim=1))
     return torch.cat(out, dim=0)
 
