@@ -637,10 +637,12 @@ MUJOCO_FULL = tuple(f"minari:mujoco/{body}/{level}-v0" for body in ("hopper", "h
 only as D4RL files: pass them as ``d4rl:<path>`` specs (SPEC §0.2)."""
 
 
-XPCT_QUICK_STEPS = {"td3_bc": 25_000, "ddpg": 5_000}
+XPCT_QUICK_STEPS = {"td3_bc": 25_000, "ddpg": 5_000, "iql": 20_000}
 """QUICK steps per algorithm, chosen on pilot seeds 1000–1002 before seeds 0–2 ran. TD3+BC
 (Figs 8/9): at 1 % the plain critic met the divergence criterion at 18–19.25k steps (max |Q| 27–33
-at 5k), so 25k; "ddpg" (Fig 12): DDPG w/o EMA met it at 2.5k steps at 10 % and 50 %, so 5k."""
+at 5k), so 25k; "ddpg" (Fig 12): DDPG w/o EMA met it at 2.5k steps at 10 % and 50 %, so 5k;
+IQL: at 1 % the plain critic met it at 13.25k, 14.25k and 15k steps (the LN critic reached max |Q|
+1.4–2.0·10³ at 20k, the plain one at 100 % 31–32), so 20k."""
 
 
 def xpct_agent(profile: str, algorithm: str = "td3_bc", **changes) -> AgentConfig:
