@@ -4,8 +4,9 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
-from seemlab import runs
+from seemlab import rl, runs
 from seemlab.data import local
 from seemlab.data.generate import RandomPolicyConfig, generate_random
 from seemlab.diagnostics import DiagnosticsConfig
@@ -95,23 +96,47 @@ def test_run_is_cached_and_the_same_seed_gives_identical_logs(cache):
     assert first.q1_model().in_dim == 6 and first.meta["n_params"] > 0
 
 
-def test_killed_run_resumes_to_identical_results(cache):
-    reference = runs.run(cfg(seed=2))
-    runs.run_path(cfg(seed=2)).unlink()
+def tiny_agent(algorithm):
+    """A few-step config of ``algorithm`` with tiny networks."""
+    if algorithm == "td3_bc":
+        return TD3
+    return rl.preset(algorithm, steps=30, batch_size=8, critic_width=8, actor_width=8)
+
+
+@pytest.mark.parametrize("algorithm", runs.XPCT_ALGORITHMS)
+def test_killed_run_resumes_to_identical_results(cache, algorithm):
+    """Every algorithm on the trainer interface: cached, SEEM logged on its Q1, and a run killed
+    after its checkpoint ends with the numbers of an uninterrupted run."""
+    c = cfg(seed=2).replace(agent=tiny_agent(algorithm))
+    reference = runs.run(c)
+    assert np.isfinite(reference.logs["seem_norm"]).all() and reference.config["agent"]["algorithm"] == algorithm
+    runs.run_path(c).unlink()
 
     def kill(step):
         if step == 25:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        runs.train_group([cfg(seed=2)], checkpoint_every=10, hook=kill)
-    assert not runs.run_path(cfg(seed=2)).exists()
+        runs.train_group([c], checkpoint_every=10, hook=kill)
+    assert not runs.run_path(c).exists()
     assert list((cache / "checkpoints").glob("*.pt")), "a checkpoint must survive the kill"
-    resumed = runs.run(cfg(seed=2))
+    resumed = runs.run(c)
     assert_same_logs(reference, resumed)
     for k in reference.q1_final:
         np.testing.assert_array_equal(reference.q1_final[k], resumed.q1_final[k])
     assert not list((cache / "checkpoints").glob("*.pt"))
+    assert resumed.q1_model().in_dim == 6
+
+
+@pytest.mark.parametrize("algorithm", runs.XPCT_ALGORITHMS)
+def test_x_percent_subsets_are_the_same_for_every_algorithm(algorithm):
+    """R-XPCT's fraction subset depends on the dataset and X only (the paper: "the same subset
+    across all algorithms"): the run layer loads it from those two fields."""
+    ours = runs.r_xpct("smoke", "local:hopper-random-10k-v0", 0.01, 0, algorithm)
+    td3 = runs.r_xpct("smoke", "local:hopper-random-10k-v0", 0.01, 0, "td3_bc")
+    a = runs.load_dataset(ours.dataset, ours.fraction, ours.normalize_states)
+    b = runs.load_dataset(td3.dataset, td3.fraction, td3.normalize_states)
+    assert len(a) == 100 and torch.equal(a.observations, b.observations) and torch.equal(a.actions, b.actions)
 
 
 def test_ensemble_of_seeds_and_gammas_matches_single_runs(cache):
@@ -160,34 +185,6 @@ def test_norm10_arms_are_td3_bc_on_ten_percent():
     assert {a: (c.agent.critic_norm, c.agent.out_weight_norm) for a, c in arms.items()} == {
         "none": ("none", False), "LN": ("layer", False), "BN": ("batch", False), "WN": ("none", True)}
     assert all(c.fraction == 0.1 and c.agent.tau == 0.005 and c.agent.steps == 1_000_000 for c in arms.values())
-
-
-def test_sac_run_stops_cleanly_at_a_nonfinite_q_and_is_cached(tmp_path, monkeypatch):
-    from seemlab.rl import sac
-
-    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path))
-    real, calls = sac.update_critic, []
-
-    def exploding(*args, **kwargs):
-        calls.append(1)
-        logs = real(*args, **kwargs)
-        return {**logs, "q1": float("inf")} if len(calls) >= 8 else logs
-
-    monkeypatch.setattr(sac, "update_critic", exploding)
-    cfg = sac.SACConfig(env_id="Hopper-v5", total_steps=140, learning_starts=100, batch_size=16, width=16)
-    log = runs.sac_run(cfg, log_every=2)
-    assert log.stopped_step == 107 and len(calls) == 8, "the run stops at the first non-finite Q1"
-    assert np.isinf(log.q1[-1]) and np.isfinite(log.q1[:-1]).all() and log.steps[0] == 100
-    monkeypatch.setattr(sac, "update_critic", real)
-    again = runs.sac_run(cfg, log_every=2)
-    assert again.stopped_step == 107 and np.array_equal(again.q1, log.q1), "the second call reads the cache"
-
-
-def test_sac_arms_differ_only_in_target_and_norm():
-    arms = runs.r_sac("quick")
-    assert {a: (c.tau, c.critic_norm) for a, c in arms.items()} == {
-        "EMA": (0.005, "none"), "no EMA": (1.0, "none"), "no EMA + LN": (1.0, "layer")}
-    assert {c.total_steps for c in arms.values()} == {15_000} and {c.width for c in arms.values()} == {64}
 
 
 def test_evaluate_flattens_dict_observations_of_antmaze():

@@ -673,6 +673,9 @@ def xpct_run(dataset: str, fraction: float, seed: int, profile: str, agent: Agen
 
 XPCT_ALGORITHMS = ("td3_bc", "iql", "cql", "diffusion_ql")
 """The four algorithms of Figs 8 and 9."""
+ALGORITHM_NAMES = {"td3_bc": "TD3+BC", "iql": "IQL", "cql": "CQL", "diffusion_ql": "Diffusion-QL", "td3": "TD3",
+                   "ddpg": "DDPG"}
+"""How the book names each algorithm."""
 
 
 def r_xpct(profile: str, dataset: str, fraction: float, seed: int = 0, algorithm: str = "td3_bc",
@@ -684,6 +687,23 @@ def r_xpct(profile: str, dataset: str, fraction: float, seed: int = 0, algorithm
         raise ValueError(f"unknown algorithm {algorithm!r} for R-XPCT; allowed values: {', '.join(XPCT_ALGORITHMS)}")
     norm = dict(critic_norm="layer") if layernorm else {}
     return xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, algorithm, **norm, **changes))
+
+
+def grid_totals(results: dict[tuple, RunResult]) -> dict:
+    """Per cell of a run grid keyed ``(cell, dataset, seed)``: ``max_q`` and ``total`` (max |Q| and
+    the normalized score, each averaged over seeds and summed over datasets: the paper's totals
+    over tasks) and ``diverged`` (every run's divergence step, None where it did not diverge)."""
+    by_cell: dict = {}
+    for (cell, dataset, _), result in results.items():
+        by_cell.setdefault(cell, {}).setdefault(dataset, []).append(result)
+
+    def total(by_dataset, value):
+        return float(sum(np.mean([value(r) for r in rs]) for rs in by_dataset.values()))
+
+    return {cell: {"max_q": total(by_d, lambda r: r.max_abs_q),
+                   "total": total(by_d, lambda r: r.meta["eval"].get("normalized", np.nan)),
+                   "diverged": [r.meta["diverged_step"] for rs in by_d.values() for r in rs]}
+            for cell, by_d in by_cell.items()}
 
 
 DDPG_ARMS = {
@@ -718,103 +738,7 @@ def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -
             for arm, ch in NORM10_ARMS.items()}
 
 
-# ---------------------------------------------------------------------------- online SAC (Fig 11)
-@dataclass(frozen=True)
-class SACLog:
-    """One online SAC run: ``steps, q1: (n,)`` the batch-mean Q1 every ``log_every`` updates;
-    ``episodes: (E, 2)`` (env step, return) of each finished episode; ``stopped_step`` the first
-    non-finite Q1 (the run stops there) or None; ``evals: (V, 2)`` (env step, mean return of the
-    deterministic policy) of each evaluation (none unless ``eval_every`` is set)."""
-
-    config: dict
-    steps: np.ndarray
-    q1: np.ndarray
-    episodes: np.ndarray
-    stopped_step: int | None
-    evals: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-
-    @property
-    def max_abs_q(self) -> float:
-        """The largest logged |Q1| (``inf`` once a log is non-finite)."""
-        return _max_abs(self.q1)
-
-    def final_return(self, last: int = 10) -> float:
-        """Mean return of the last ``last`` finished episodes (NaN without any)."""
-        return float(np.mean(self.episodes[-last:, 1])) if len(self.episodes) else float("nan")
-
-    def final_eval_return(self, last: int = 10) -> float:
-        """Mean of the last ``last`` evaluations (NaN without any)."""
-        return float(np.mean(self.evals[-last:, 1])) if len(self.evals) else float("nan")
-
-
-SAC_ARMS = {"EMA": dict(tau=0.005), "no EMA": dict(tau=1.0), "no EMA + LN": dict(tau=1.0, critic_norm="layer")}
-"""Fig 11's arms (SPEC Ambiguity 33): "no EMA" is τ = 1, the target critic copied every step."""
-
-
-def r_sac(profile: str, env_id: str = "Hopper-v5", seed: int = 0) -> dict:
-    """R-SAC: the Fig 11 arms. QUICK: 15k env steps with 1k random warm-up, width 64; FULL:
-    1M steps, CleanRL's SAC (width 256, 5k warm-up)."""
-    from seemlab.rl.sac import SACConfig
-
-    check_profile(profile)
-    base = dict(env_id=env_id, seed=seed, total_steps=pick(profile, None, smoke=600, quick=15_000, full=1_000_000),
-                learning_starts=pick(profile, None, smoke=300, quick=1_000, full=5_000),
-                width=pick(profile, None, smoke=16, quick=64, full=256),
-                eval_every=pick(profile, None, smoke=300, quick=0, full=5_000),  # QUICK: no evaluation (training returns)
-                eval_episodes=pick(profile, None, smoke=2, quick=10, full=10))
-    return {arm: SACConfig(**base, **changes) for arm, changes in SAC_ARMS.items()}
-
-
-def sac_run(cfg, log_every: int = 100, device: str = "cpu", *, wait: float | None = None) -> SACLog:
-    """Train (or load from the cache) one online SAC run; a non-finite Q1 stops it cleanly.
-
-    A bad cached file is moved aside with a :class:`CacheWarning` and the run trained again;
-    ``wait``: see :func:`run_many`.
-    """
-    from seemlab.rl import sac
-
-    sac.check_config(cfg)
-    config = sac.cache_config(cfg)
-    key = _digest({"format": FORMAT, "sac": config, "log_every": log_every, "device": torch.device(device).type})
-    path = cache_dir() / f"sac-{key}.npz"
-    parse = functools.partial(_parse_sac, config)
-    cached = load_checked(path, parse)
-    if cached is not None:
-        return cached
-    with Lock(cache_dir() / "locks" / f"sac-{key}.lock", wait):
-        cached = load_checked(path, parse)  # another process may have trained it while we waited
-        return cached if cached is not None else _train_sac(cfg, config, log_every, device, path)
-
-
-def _parse_sac(config: dict, payload: bytes) -> SACLog:
-    z = read_npz(payload)
-    stopped = int(z["stopped_step"])
-    evals = z.get("evals", np.zeros((0, 2)))  # files written before evaluation existed have none
-    return SACLog(config, z["steps"], z["q1"], z["episodes"], None if stopped < 0 else stopped, evals)
-
-
-def _train_sac(cfg, config: dict, log_every: int, device: str, path: Path) -> SACLog:
-    from seemlab.rl import sac
-
-    rows: list[tuple[int, float]] = []
-
-    def record(step: int, logs: dict) -> bool:
-        diverged = not np.isfinite(logs["q1"])
-        if step % log_every == 0 or diverged:
-            rows.append((step, logs["q1"]))
-        return diverged
-
-    with training_threads():
-        result = sac.train(cfg, device=device, callback=record)
-    steps, q1 = (np.asarray(c, dtype=np.float64) for c in zip(*rows)) if rows else (np.zeros(0), np.zeros(0))
-    stopped = int(steps[-1]) if rows and not np.isfinite(q1[-1]) else None
-    episodes = np.asarray(result.episode_returns, dtype=np.float64).reshape(-1, 2)
-    evals = np.asarray(result.eval_returns, dtype=np.float64).reshape(-1, 2)
-    arrays = dict(steps=steps, q1=q1, episodes=episodes, stopped_step=np.int64(-1 if stopped is None else stopped))
-    if len(evals):  # only then: a run without evaluation is stored exactly as before
-        arrays["evals"] = evals
-    write_checked(path, npz_bytes(arrays))
-    return SACLog(config, steps, q1, episodes, stopped, evals)
+from seemlab.runs.online import SAC_ARMS, SACLog, r_sac, sac_run  # noqa: E402,F401 (API)
 
 
 def _max_abs(values) -> float:
