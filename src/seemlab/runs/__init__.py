@@ -40,6 +40,7 @@ import torch
 from seemlab import rl
 from seemlab.diagnostics import Diagnostics, DiagnosticsCallback, DiagnosticsConfig
 from seemlab.envs import flat_obs, make_env
+from seemlab.guard import GuardCallback, GuardConfig
 from seemlab.profiles import check_profile, pick
 from seemlab.rl.base import AgentConfig, Sampler, Trainer, train
 from seemlab.rl.td3 import TD3Config, preset
@@ -70,14 +71,21 @@ class RunConfig:
     """TD3+BC state normalisation (mean/std of the dataset)."""
     eval_episodes: int = 10
     """Evaluation episodes in the Gymnasium env after training (0: none)."""
+    guard: GuardConfig | None = None
+    """The SEEM guard (:mod:`seemlab.guard`, beyond the paper); None: none, and no key in the hash.
+    Guarded runs share an ensemble only with runs of the same guard (it reacts per seed)."""
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 
 def config_dict(cfg: RunConfig) -> dict:
-    """The config as plain JSON-able data."""
-    return dataclasses.asdict(cfg)
+    """The config as plain JSON-able data (without ``guard`` when it is None: the keys of runs
+    made before the guard existed stay the same)."""
+    out = dataclasses.asdict(cfg)
+    if out.get("guard", 0) is None:
+        del out["guard"]
+    return out
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -386,6 +394,8 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
     sampler = Sampler(data, seeds)
     diags = [Diagnostics(c.diagnostics, data, c.agent.gamma, c.seed, c.agent.steps) for c in cfgs]
     callback = DiagnosticsCallback(diags)
+    guard = GuardCallback(cfg.guard, callback) if cfg.guard is not None else None
+    callback = guard or callback
     q1_init = [_q1_state(agent, s) for s in range(len(seeds))]
     elapsed = 0.0
     state = load_checked(ckpt, _parse_checkpoint) if resume else None
@@ -396,13 +406,15 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
         for d, s in zip(diags, state["diagnostics"]):
             d.load_state_dict(s)
         q1_init, elapsed = state["q1_init"], state["elapsed"]
+        if guard is not None:
+            guard.load_state_dict(state["guard"])
     start = time.perf_counter()
 
     def step_callback(step: int, ag: Trainer, metrics: dict) -> bool:
         stop = callback(step, ag, metrics)
         # Never at step 0: resuming there would log step 0 again (train calls back at step 0 first).
         if 0 < step < cfg.agent.steps and step % checkpoint_every == 0 and not stop:
-            _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start)
+            _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start, guard)
         if hook is not None:
             hook(step)
         return stop
@@ -422,6 +434,8 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
                 "n_params": len(_flat(q1_init[s])), "eta": cfg.agent.critic_lr,
                 "in_dim": data.obs_dim + data.action_dim, "steps_done": agent.step, "dataset_name": data.name,
                 "eval": evaluate(agent, s, data, c.eval_episodes, c.seed)}
+        if guard is not None:
+            meta["guard_events"] = guard.member_events(s)
         result = RunResult(config_dict(c), d.finalize(), meta, q1_init[s], _q1_state(agent, s))
         save_result(run_path(c), result)
     ckpt.unlink(missing_ok=True)
@@ -435,10 +449,12 @@ def _flat(state: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([v.reshape(-1) for v in state.values()])
 
 
-def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float) -> None:
+def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float, guard=None) -> None:
     """Everything a resume needs, as what ``torch.load(weights_only=True)`` accepts."""
     state = {"agent": agent.state_dict(), "sampler": sampler.state(), "torch_rng": torch.get_rng_state(),
              "diagnostics": [d.state_dict() for d in diags], "q1_init": q1_init, "elapsed": elapsed}
+    if guard is not None:
+        state["guard"] = guard.state_dict()
     buffer = io.BytesIO()
     torch.save(_tensors_for_numpy(state), buffer)
     write_checked(path, buffer.getvalue())
