@@ -302,7 +302,7 @@ def generate_sac(cfg: SACDataConfig, *, name: str | None = None, root: Path | No
     try:
         result = sac.train(cfg.sac, device="cpu", progress=progress)
         env = make_env(cfg.sac.env_id)
-        act = sac.policy_fn(result.agent.actor, torch.Generator().manual_seed(cfg.sac.seed + 1))
+        act = sac.policy_fn(result.trainer, torch.Generator().manual_seed(cfg.sac.seed + 1))
         medium = collect(env, act, cfg.transitions, cfg.sac.seed + 1, progress, medium_name)
     finally:
         torch.set_num_threads(threads)

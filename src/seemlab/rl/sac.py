@@ -1,17 +1,29 @@
-"""Soft Actor-Critic (Haarnoja et al., 2018), online, in one file and in CleanRL's order.
+"""Soft Actor-Critic (Haarnoja et al., 2018), online, in CleanRL's order, on the SAC trainer.
 
-Config, networks, replay buffer, small update functions, then :func:`train`. Used to make
-behaviour-policy datasets (``seemlab data generate sac``: its replay buffer is "medium-replay",
-rollouts of its final policy are "medium") and, with ``tau=1`` and ``critic_norm="layer"``, for
-the paper's Fig 11 arms (EMA / no EMA / no EMA + LayerNorm, SPEC Ambiguity 33).
+Config, replay buffer, the run's state, then :func:`train`, the environment loop. The learning
+is :class:`seemlab.rl.soft_actor_critic.SAC` with one seed (S = 1) and CleanRL's schedule
+(``sac_continuous_action.py``), fed minibatches of the replay buffer as
+:class:`seemlab.rl.base.Batch`; its actor also acts (sampled actions while training, the tanh of
+the Gaussian mean in :func:`evaluate`). Used to make behaviour-policy datasets (``seemlab data
+generate sac``: its replay buffer is "medium-replay", rollouts of its final policy are "medium")
+and, with ``tau=1`` and ``critic_norm="layer"``, for Fig 11's arms (EMA / no EMA / no EMA + LN).
 
-Axes: B a minibatch, d_s state features, d_a action dimensions. Critics return (B,).
-Dict observations (AntMaze) are flattened to ``observation ⊕ desired_goal`` (SPEC §0.2).
+Axes: B a minibatch, d_s state features, d_a action dimensions; the trainer's leading seed axis
+is 1. Dict observations (AntMaze) are flattened to ``observation ⊕ desired_goal``.
 Objectives (θ critics, φ actor, α temperature, 𝒟 the replay buffer):
     J_Q(θ_i) = E_𝒟[(Q_θi(s, a) − r − γ(1 − d)(min_j Q_θ̄j(s', a') − α log π_φ(a'|s')))²],
                a' ~ π_φ(·|s')
     J_π(φ) = E_𝒟[α log π_φ(ã|s) − min_j Q_θj(s, ã)],  ã ~ π_φ(·|s)
     J(α) = E_𝒟[−α (log π_φ(ã|s) + H̄)],  H̄ = −d_a
+One update per env step from ``learning_starts`` on (update u = 1, 2, ...): an Adam step on J_Q;
+when u is a multiple of k = ``policy_frequency``, k steps on J_π and J(α) on the updated critics;
+when u is a multiple of ``target_frequency``, θ̄ ← τθ + (1 − τ)θ̄ (τ = 1: a copy, "no EMA").
+
+Randomness: the env's own generator (its first reset is seeded with ``seed``); a NumPy generator
+seeded with ``seed`` for the uniform warm-up actions and the minibatch indices; a torch generator
+(``member_seed(seed, ROLE_EXPLORE)``) for the policy's sampled actions; the trainer's streams.
+At an episode boundary all of a run's state is data (:meth:`SACRun.state_dict`: the generators,
+the replay buffer, the trainer, the logs), so a run resumed from it continues bit for bit.
 """
 
 from __future__ import annotations
@@ -21,13 +33,13 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from seemlab.envs import flat_obs, make_env
-from seemlab.nets import MLP
+from seemlab.rl.base import Batch, member_seed
+from seemlab.rl.soft_actor_critic import SAC, SACOfflineConfig
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's bounds on the actor's log std
+ROLE_EXPLORE = 50
+"""member_seed role of the generator of the sampled actions while training."""
 
 
 @dataclass(frozen=True)
@@ -79,47 +91,42 @@ EVAL_SEED = 1_000_000
 away from the training env's seed."""
 
 
-class Actor(nn.Module):
-    """Tanh-squashed Gaussian policy: states (B, d_s) -> actions (B, d_a) in [low, high]."""
+def check_config(cfg: SACConfig) -> None:
+    """A one-line ``ValueError`` naming the first bad field, its value and the allowed values."""
+    from seemlab.nets import NORMS
+    from seemlab.params import boolean, check_fields, choice, integer, number, text
 
-    def __init__(self, obs_dim: int, low: np.ndarray, high: np.ndarray, width: int, seed: int):
-        super().__init__()
-        self.action_dim = len(low)
-        self.trunk = MLP(obs_dim, depth=2, width=width, out_dim=2 * self.action_dim, seed=seed)
-        self.register_buffer("scale", torch.as_tensor((high - low) / 2.0, dtype=torch.float32))
-        self.register_buffer("bias", torch.as_tensor((high + low) / 2.0, dtype=torch.float32))
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean (B, d_a) and log std (B, d_a) of the pre-tanh Gaussian."""
-        mean, log_std = self.trunk(obs).chunk(2, dim=-1)
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
-        return mean, log_std
-
-    def sample(self, obs: torch.Tensor, generator: torch.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A sampled action (B, d_a), its log-probability (B,), and the mean action (B, d_a)."""
-        mean, log_std = self(obs)
-        std = log_std.exp()
-        noise = torch.randn(mean.shape, generator=generator, device=generator.device)
-        pre = mean + std * noise.to(mean.device)
-        squashed = torch.tanh(pre)
-        log_prob = (-0.5 * noise.to(mean.device) ** 2 - log_std - 0.5 * np.log(2 * np.pi))
-        log_prob = log_prob - torch.log(self.scale * (1 - squashed ** 2) + 1e-6)
-        return squashed * self.scale + self.bias, log_prob.sum(-1), \
-            torch.tanh(mean) * self.scale + self.bias
+    count, rate = integer(min=1), number(0, lo_open=True)
+    check_fields(cfg, env_id=text(), seed=integer(min=0), total_steps=count,
+                 buffer_size=integer(min=1, optional="keep every transition"), gamma=number(0, 1),
+                 tau=number(0, 1, lo_open=True), batch_size=count, learning_starts=integer(min=0),
+                 policy_lr=rate, q_lr=rate, policy_frequency=count, target_frequency=count, alpha=rate,
+                 autotune=boolean(), width=count, critic_norm=choice(*NORMS),
+                 eval_every=integer(min=0), eval_episodes=count)
 
 
-class TwinCritic(nn.Module):
-    """Q1, Q2: (states (B, d_s), actions (B, d_a)) -> two (B,) tensors."""
+def cache_config(cfg: SACConfig) -> dict:
+    """``cfg`` as plain data for a cache key: without the evaluation fields while evaluation is
+    off (they change nothing then)."""
+    config = asdict(cfg)
+    if not cfg.eval_every:
+        for name in EVAL_FIELDS:
+            config.pop(name)
+    return config
 
-    def __init__(self, obs_dim: int, action_dim: int, width: int, norm: str, seed: int):
-        super().__init__()
-        self.q1 = MLP(obs_dim + action_dim, depth=2, width=width, norm=norm, seed=seed)
-        self.q2 = MLP(obs_dim + action_dim, depth=2, width=width, norm=norm, seed=seed + 1)
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([obs, action], dim=-1)
-        return self.q1(x), self.q2(x)
+def trainer_config(cfg: SACConfig) -> SACOfflineConfig:
+    """The :class:`SAC` trainer's settings for ``cfg``: its rates, sizes, τ and α, with CleanRL's
+    schedule (critics first, delayed actor steps, L_α with α)."""
+    return SACOfflineConfig(
+        steps=cfg.total_steps, batch_size=cfg.batch_size, gamma=cfg.gamma, actor_lr=cfg.policy_lr,
+        critic_lr=cfg.q_lr, critic_width=cfg.width, critic_norm=cfg.critic_norm, actor_width=cfg.width,
+        tau=cfg.tau, init_alpha=cfg.alpha, autotune_alpha=cfg.autotune, critic_first=True,
+        policy_frequency=cfg.policy_frequency, target_frequency=cfg.target_frequency, alpha_loss="exp")
+
+
+# ============================================================================ replay buffer
+BUFFER_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated", "truncated")
 
 
 @dataclass
@@ -144,180 +151,168 @@ class ReplayBuffer:
     def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Append one transition, overwriting the oldest when full."""
         i = self.size % len(self.rewards)
-        for arr, value in zip((self.observations, self.actions, self.rewards,
-                               self.next_observations, self.terminated, self.truncated),
-                              (obs, action, reward, next_obs, terminated, truncated)):
-            arr[i] = value
+        for name, value in zip(BUFFER_FIELDS, (obs, action, reward, next_obs, terminated, truncated)):
+            getattr(self, name)[i] = value
         self.size += 1
 
-    def sample(self, batch_size: int, rng: np.random.Generator, device) -> dict[str, torch.Tensor]:
-        """A uniform minibatch of B transitions as float32 tensors on ``device``."""
+    def sample(self, batch_size: int, rng: np.random.Generator, device) -> Batch:
+        """A uniform minibatch of B transitions on ``device``, seed axis 1: ``(1, B, ·)``."""
         idx = rng.integers(0, min(self.size, len(self.rewards)), batch_size)
-        keys = ("observations", "actions", "rewards", "next_observations", "terminated")
-        return {k: torch.as_tensor(getattr(self, k)[idx], device=device) for k in keys}
+        arrays = (self.observations, self.actions, self.rewards, self.next_observations, self.terminated)
+        return Batch(*(torch.as_tensor(a[idx], device=device).unsqueeze(0) for a in arrays))
+
+    def state_dict(self) -> dict:
+        """The filled rows as tensors, and ``size``."""
+        n = min(self.size, len(self.rewards))
+        return {"size": self.size, **{name: torch.from_numpy(getattr(self, name)[:n].copy()) for name in BUFFER_FIELDS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size = int(state["size"])
+        for name in BUFFER_FIELDS:
+            getattr(self, name)[: len(state[name])] = state[name].numpy()
 
 
+# ============================================================================ the run
 @dataclass
-class SACAgent:
-    """Networks, targets, optimizers and the temperature of one SAC run."""
+class SACRun:
+    """An online SAC run, in progress or finished: ``step`` env steps done, the trainer (S = 1),
+    the replay buffer (every transition when ``buffer_size`` is None), the (step, return) of each
+    finished episode and the (env steps done, mean return of the deterministic policy) of each
+    evaluation. ``obs`` is None at an episode boundary (the env resets before the next step)."""
 
-    actor: Actor
-    critic: TwinCritic
-    critic_target: TwinCritic
-    actor_opt: torch.optim.Optimizer
-    critic_opt: torch.optim.Optimizer
-    log_alpha: torch.Tensor
-    alpha_opt: torch.optim.Optimizer | None
-    target_entropy: float
-
-    @property
-    def alpha(self) -> float:
-        return self.log_alpha.detach().exp().item()
-
-
-def make_agent(cfg: SACConfig, obs_dim: int, low: np.ndarray, high: np.ndarray,
-               device: torch.device) -> SACAgent:
-    """Build and seed the networks (seeds cfg.seed, +1, +2, +3) and their optimizers."""
-    actor = Actor(obs_dim, low, high, cfg.width, seed=cfg.seed).to(device)
-    critic = TwinCritic(obs_dim, len(low), cfg.width, cfg.critic_norm, seed=cfg.seed + 1).to(device)
-    target = TwinCritic(obs_dim, len(low), cfg.width, cfg.critic_norm, seed=cfg.seed + 1).to(device)
-    target.load_state_dict(critic.state_dict())
-    log_alpha = torch.tensor(float(np.log(cfg.alpha)), device=device, requires_grad=cfg.autotune)
-    return SACAgent(
-        actor, critic, target, torch.optim.Adam(actor.parameters(), lr=cfg.policy_lr),
-        torch.optim.Adam(critic.parameters(), lr=cfg.q_lr), log_alpha,
-        torch.optim.Adam([log_alpha], lr=cfg.policy_lr) if cfg.autotune else None,
-        target_entropy=-float(len(low)))
-
-
-def update_critic(agent: SACAgent, batch: dict[str, torch.Tensor], gamma: float,
-                  generator: torch.Generator) -> dict[str, float]:
-    """One Adam step on J_Q for both critics."""
-    with torch.no_grad():
-        next_action, next_log_prob, _ = agent.actor.sample(batch["next_observations"], generator)
-        q1_t, q2_t = agent.critic_target(batch["next_observations"], next_action)
-        soft_v = torch.min(q1_t, q2_t) - agent.alpha * next_log_prob
-        target = batch["rewards"] + gamma * (1.0 - batch["terminated"]) * soft_v
-    q1, q2 = agent.critic(batch["observations"], batch["actions"])
-    loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-    agent.critic_opt.zero_grad()
-    loss.backward()
-    agent.critic_opt.step()
-    return {"q_loss": loss.item(), "q1": q1.detach().mean().item()}
-
-
-def update_actor(agent: SACAgent, obs: torch.Tensor, generator: torch.Generator
-                 ) -> dict[str, float]:
-    """One Adam step on J_π, then (when autotuned) one on J(α)."""
-    action, log_prob, _ = agent.actor.sample(obs, generator)
-    q1, q2 = agent.critic(obs, action)
-    loss = (agent.alpha * log_prob - torch.min(q1, q2)).mean()
-    agent.actor_opt.zero_grad()
-    loss.backward()
-    agent.actor_opt.step()
-    if agent.alpha_opt is not None:
-        alpha_loss = -(agent.log_alpha.exp() * (log_prob.detach() + agent.target_entropy)).mean()
-        agent.alpha_opt.zero_grad()
-        alpha_loss.backward()
-        agent.alpha_opt.step()
-    return {"actor_loss": loss.item(), "alpha": agent.alpha}
-
-
-@torch.no_grad()
-def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """θ̄ ← τ θ + (1 − τ) θ̄ (τ = 1 copies)."""
-    for t, o in zip(target.parameters(), online.parameters()):
-        t.lerp_(o, tau)
-
-
-@dataclass
-class SACResult:
-    """A finished run: the agent, its replay buffer (every transition when buffer_size is None)
-    and the (step, return) of each completed episode."""
-
-    agent: SACAgent
+    cfg: SACConfig
+    trainer: SAC
     buffer: ReplayBuffer
+    env: Any
+    eval_env: Any | None
+    rng: np.random.Generator
+    explore: torch.Generator
+    obs: np.ndarray | None
+    step: int = 0
+    episode_return: float = 0.0
     episode_returns: list[tuple[int, float]] = field(default_factory=list)
     eval_returns: list[tuple[int, float]] = field(default_factory=list)
-    """(env steps done, mean return of the deterministic policy) of each evaluation."""
+
+    @property
+    def at_boundary(self) -> bool:
+        """Between two episodes, where the env's state is its generator's alone."""
+        return self.obs is None
+
+    def state_dict(self) -> dict:
+        """Everything a bit-exact resume needs (tensors and plain data), at an episode boundary."""
+        if not self.at_boundary:
+            raise ValueError("an online SAC run is saved at an episode boundary only")
+        envs = [self.env] + ([self.eval_env] if self.eval_env is not None else [])
+        return {"trainer": self.trainer.state_dict(), "buffer": self.buffer.state_dict(),
+                "rng": self.rng.bit_generator.state, "explore": self.explore.get_state(),
+                "env_rngs": [e.unwrapped.np_random.bit_generator.state for e in envs], "step": self.step,
+                "episode_returns": _pairs(self.episode_returns), "eval_returns": _pairs(self.eval_returns)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.explore.set_state(state["explore"])
+        envs = [self.env] + ([self.eval_env] if self.eval_env is not None else [])
+        for env, env_state in zip(envs, state["env_rngs"]):
+            env.unwrapped.np_random.bit_generator.state = env_state
+        self.obs, self.episode_return, self.step = None, 0.0, int(state["step"])
+        self.episode_returns = [(int(s), float(r)) for s, r in state["episode_returns"].tolist()]
+        self.eval_returns = [(int(s), float(r)) for s, r in state["eval_returns"].tolist()]
 
 
-def check_config(cfg: SACConfig) -> None:
-    """A one-line ``ValueError`` naming the first bad field, its value and the allowed values."""
-    from seemlab.nets import NORMS
-    from seemlab.params import boolean, check_fields, choice, integer, number, text
-
-    count, rate = integer(min=1), number(0, lo_open=True)
-    check_fields(cfg, env_id=text(), seed=integer(min=0), total_steps=count,
-                 buffer_size=integer(min=1, optional="keep every transition"), gamma=number(0, 1),
-                 tau=number(0, 1, lo_open=True), batch_size=count, learning_starts=integer(min=0),
-                 policy_lr=rate, q_lr=rate, policy_frequency=count, target_frequency=count, alpha=number(0),
-                 autotune=boolean(), width=count, critic_norm=choice(*NORMS),
-                 eval_every=integer(min=0), eval_episodes=count)
+def _pairs(rows: list[tuple[int, float]]) -> torch.Tensor:
+    """(step, value) rows as a ``(n, 2)`` float64 tensor (steps exact below 2⁵³)."""
+    return torch.tensor(rows, dtype=torch.float64).reshape(-1, 2)
 
 
-def cache_config(cfg: SACConfig) -> dict:
-    """``cfg`` as plain data for a cache key: without the evaluation fields while evaluation is
-    off, so that runs cached before evaluation existed keep their keys."""
-    config = asdict(cfg)
-    if not cfg.eval_every:
-        for name in EVAL_FIELDS:
-            config.pop(name)
-    return config
+def start(cfg: SACConfig, device: torch.device | str = "cpu") -> SACRun:
+    """A new run of ``cfg``: the envs (the training env reset with ``seed``), the trainer, an
+    empty replay buffer and the generators."""
+    check_config(cfg)
+    env = make_env(cfg.env_id)
+    obs = flat_obs(env.reset(seed=cfg.seed)[0])
+    low, high = env.action_space.low, env.action_space.high
+    trainer = SAC(trainer_config(cfg), obs.shape[0], len(low), low, high, [cfg.seed], device)
+    buffer = ReplayBuffer.empty(cfg.buffer_size or cfg.total_steps, obs.shape[0], len(low))
+    explore = torch.Generator().manual_seed(member_seed(cfg.seed, ROLE_EXPLORE))
+    return SACRun(cfg, trainer, buffer, env, make_env(cfg.env_id) if cfg.eval_every else None,
+                  np.random.default_rng(cfg.seed), explore, obs)
 
 
 def train(cfg: SACConfig, *, device: torch.device | str = "cpu", progress: bool = False,
-          callback: Callable[[int, dict[str, float]], bool | None] | None = None) -> SACResult:
-    """Run SAC online for ``cfg.total_steps`` env steps; ``callback(step, logs)`` after updates
-    stops the run by returning True (a diverged critic, say)."""
-    check_config(cfg)
-    device = torch.device(device)
-    # --- seeding: one numpy generator (exploration, minibatches), one torch generator (policy) ---
-    rng = np.random.default_rng(cfg.seed)
-    generator = torch.Generator(device).manual_seed(cfg.seed)
-    env = make_env(cfg.env_id)
-    obs = flat_obs(env.reset(seed=cfg.seed)[0])
-    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-    agent = make_agent(cfg, obs.shape[0], low, high, device)
-    buffer = ReplayBuffer.empty(cfg.buffer_size or cfg.total_steps, obs.shape[0], len(low))
-    result, episode_return = SACResult(agent, buffer), 0.0
-    eval_env = make_env(cfg.env_id) if cfg.eval_every else None
-    steps = range(cfg.total_steps)
+          callback: Callable[[int, dict[str, float]], bool | None] | None = None, state: dict | None = None,
+          after_step: Callable[[SACRun], None] | None = None) -> SACRun:
+    """Run SAC online for ``cfg.total_steps`` env steps.
+
+    ``callback(step, metrics)`` after each update (``step`` the 0-based env step, ``metrics`` the
+    trainer's: "critic_loss", "q1_batch", "actor_loss" when the actor stepped) stops the run by
+    returning True (a diverged critic, say). ``state`` (a :meth:`SACRun.state_dict`) resumes a
+    run; ``after_step(run)`` is called after every env step, its update and its evaluation (at
+    ``run.at_boundary`` the run may be saved).
+    """
+    run = start(cfg, device)
+    if state is not None:
+        run.load_state_dict(state)
+    steps = range(run.step, cfg.total_steps)
     if progress:  # imported only here: tqdm.auto warns in a kernel without ipywidgets
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=f"SAC {cfg.env_id}", disable=None)  # None: a bar only on a terminal
     for step in steps:
-        action = _act(agent, obs, step < cfg.learning_starts, rng, low, high, generator)
-        raw_next, reward, term, trunc, _ = env.step(action)
-        next_obs = flat_obs(raw_next)
-        buffer.add(obs, action, reward, next_obs, term, trunc)
-        episode_return += float(reward)
-        obs = next_obs
-        if term or trunc:
-            result.episode_returns.append((step, episode_return))
-            obs, episode_return = flat_obs(env.reset()[0]), 0.0
+        _env_step(run)
         if step >= cfg.learning_starts:
-            logs = _learn(agent, cfg, step, buffer, rng, generator, device)
-            if callback is not None and callback(step, logs):
+            batch = run.buffer.sample(cfg.batch_size, run.rng, run.trainer.device)
+            metrics = run.trainer.update(batch)
+            if callback is not None and callback(step, metrics):
                 break
-        if eval_env is not None and (step + 1) % cfg.eval_every == 0:
-            result.eval_returns.append((step + 1, evaluate(agent.actor, eval_env, cfg.eval_episodes, EVAL_SEED + cfg.seed)))
-    return result
+        if run.eval_env is not None and run.step % cfg.eval_every == 0:
+            run.eval_returns.append((run.step, evaluate(run.trainer, run.eval_env, cfg.eval_episodes,
+                                                        EVAL_SEED + cfg.seed)))
+        if after_step is not None:
+            after_step(run)
+    return run
+
+
+def _env_step(run: SACRun) -> None:
+    """Act (uniformly before ``learning_starts``, else a policy sample), store the transition,
+    and end the episode on termination or truncation."""
+    if run.obs is None:
+        run.obs = flat_obs(run.env.reset()[0])
+    if run.step < run.cfg.learning_starts:
+        space = run.env.action_space
+        action = run.rng.uniform(space.low.astype(np.float64), space.high.astype(np.float64)).astype(np.float32)
+    else:
+        action = _sample_action(run.trainer, run.obs, run.explore)
+    raw_next, reward, term, trunc, _ = run.env.step(action)
+    next_obs = flat_obs(raw_next)
+    run.buffer.add(run.obs, action, reward, next_obs, term, trunc)
+    run.episode_return += float(reward)
+    run.obs = next_obs
+    if term or trunc:
+        run.episode_returns.append((run.step, run.episode_return))
+        run.obs, run.episode_return = None, 0.0
+    run.step += 1
 
 
 @torch.no_grad()
-def evaluate(actor: Actor, env, episodes: int, seed: int) -> float:
-    """Mean return of the deterministic policy (the tanh of the Gaussian mean) over ``episodes``
-    episodes of ``env`` reset with seeds ``seed, seed + 1, ...``. Uses no random generator of
-    the training run. NaN if an action is non-finite (a broken actor)."""
-    device = actor.scale.device
-    returns = []
+def _sample_action(trainer: SAC, obs: np.ndarray, generator: torch.Generator) -> np.ndarray:
+    """An action (d_a,) drawn from the policy of a one-seed trainer at the state ``obs`` (d_s,)."""
+    state = torch.as_tensor(obs, device=trainer.device).view(1, 1, -1)
+    action, _ = trainer.sample(trainer.policy_stats(state), generators=[generator])
+    return action[0, 0].cpu().numpy()
+
+
+@torch.no_grad()
+def evaluate(trainer: SAC, env, episodes: int, seed: int) -> float:
+    """Mean return of the deterministic policy (the tanh of the Gaussian mean) of a one-seed
+    trainer over ``episodes`` episodes of ``env`` reset with seeds ``seed, seed + 1, ...``. Uses
+    no random generator of the training run. NaN if an action is non-finite (a broken actor)."""
+    policy, returns = trainer.policy_member(0), []
     for i in range(episodes):
         obs, total, done = env.reset(seed=seed + i)[0], 0.0, False
         while not done:
-            mean, _ = actor(torch.as_tensor(flat_obs(obs), device=device)[None])
-            action = (torch.tanh(mean) * actor.scale + actor.bias)[0].cpu().numpy()
+            action = policy(torch.as_tensor(flat_obs(obs), device=trainer.device)[None])[0].cpu().numpy()
             if not np.all(np.isfinite(action)):
                 return float("nan")
             obs, reward, term, trunc, _ = env.step(action)
@@ -327,36 +322,16 @@ def evaluate(actor: Actor, env, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
-def _act(agent: SACAgent, obs: np.ndarray, explore: bool, rng: np.random.Generator,
-         low: np.ndarray, high: np.ndarray, generator: torch.Generator) -> np.ndarray:
-    if explore:
-        return rng.uniform(low, high).astype(np.float32)
-    with torch.no_grad():
-        state = torch.as_tensor(obs, device=agent.log_alpha.device)[None]
-        return agent.actor.sample(state, generator)[0][0].cpu().numpy()
-
-
-def _learn(agent: SACAgent, cfg: SACConfig, step: int, buffer: ReplayBuffer,
-           rng: np.random.Generator, generator: torch.Generator, device) -> dict[str, float]:
-    batch = buffer.sample(cfg.batch_size, rng, device)
-    logs = update_critic(agent, batch, cfg.gamma, generator)
-    if step % cfg.policy_frequency == 0:
-        for _ in range(cfg.policy_frequency):  # CleanRL: compensate for the delay
-            logs.update(update_actor(agent, batch["observations"], generator))
-    if step % cfg.target_frequency == 0:
-        soft_update(agent.critic_target, agent.critic, cfg.tau)
-    return logs
-
-
-def policy_fn(actor: Actor, generator: torch.Generator, deterministic: bool = False
-              ) -> Callable[[Any], np.ndarray]:
-    """An env policy (raw observation -> action (d_a,)) from an actor, sampling on ``generator``."""
-    device = actor.scale.device
+def policy_fn(trainer: SAC, generator: torch.Generator, deterministic: bool = False) -> Callable[[Any], np.ndarray]:
+    """An env policy (raw observation -> action (d_a,)) of a one-seed trainer: a sample drawn on
+    ``generator``, or with ``deterministic`` the tanh of the Gaussian mean."""
+    policy = trainer.policy_member(0)
 
     @torch.no_grad()
     def act(obs: Any) -> np.ndarray:
-        state = torch.as_tensor(flat_obs(obs), device=device)[None]
-        sampled, _, mean = actor.sample(state, generator)
-        return (mean if deterministic else sampled)[0].cpu().numpy()
+        state = flat_obs(obs)
+        if deterministic:
+            return policy(torch.as_tensor(state, device=trainer.device)[None])[0].cpu().numpy()
+        return _sample_action(trainer, state, generator)
 
     return act

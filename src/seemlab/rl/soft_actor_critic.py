@@ -12,12 +12,17 @@ temperature α = exp(log α) per seed; per minibatch of B transitions (s, a, r, 
     L_α  = −log α · (mean_B log π(ã|s) + H̄),  H̄ = −d_a                (``autotune_alpha``)
     θ̄   ← τ θ + (1 − τ) θ̄  after every update
 
-The log-std is squashed into [LOG_STD_MIN, LOG_STD_MAX] of :mod:`seemlab.rl.sac` (CleanRL's
-bounds, the project's SAC convention). L_α is written with log α, not α, as in the SAC authors'
-softlearning and in every CQL code base (official rlkit, CORL, sail-sg/offbench): its gradient
-does not shrink with α. As in those CQL code bases, all losses of an update are taken at the
-parameters before it (gradients first, then every optimiser steps), and α in L_π and y is the
-value before the update.
+The log-std is squashed into [LOG_STD_MIN, LOG_STD_MAX] (CleanRL's bounds, the project's SAC
+convention). L_α is written with log α, not α, as in the SAC authors' softlearning and in every
+CQL code base (official rlkit, CORL, sail-sg/offbench): its gradient does not shrink with α. As
+in those CQL code bases, all losses of an update are taken at the parameters before it
+(gradients first, then every optimiser steps), and α in L_π and y is the value before the update.
+
+Online SAC (:mod:`seemlab.rl.sac`, CleanRL's ``sac_continuous_action.py``) uses the same trainer
+with four options whose defaults keep the above: ``critic_first`` (the critics step first and L_π
+is taken on the updated critics), ``policy_frequency`` k (the actor and α step only every k-th
+update, then k times in a row, each on a fresh ã), ``target_frequency`` (the EMA every that many
+updates) and ``alpha_loss="exp"`` (L_α = −α · (mean_B log π(ã|s) + H̄), CleanRL's form).
 
 Shapes: S seeds trained in lockstep, C = 2 critics per seed (ensemble members s·C + c), B batch,
 d_s / d_a state and action sizes. Every network is a :class:`seemlab.nets.EnsembleMLP`; each seed
@@ -41,11 +46,15 @@ import torch.nn.functional as F
 from seemlab.nets import MLP, EnsembleMLP
 from seemlab.rl.base import (AgentConfig, Batch, check_data, ensemble_q, generator_states, grad_norm, lerp_targets,
                              make_optimizer, member_gammas, member_seed, set_generator_states)
-from seemlab.rl.sac import LOG_STD_MAX, LOG_STD_MIN
 
 ALGORITHMS = ("sac_offline",)
 N_CRITICS = 2
 """C: twin critics (min in the target and in the actor loss)."""
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+"""Bounds of the actor's log σ (CleanRL's)."""
+ALPHA_LOSSES = ("log", "exp")
+"""Forms of L_α: with log α (softlearning, the CQL code bases) or with α (CleanRL)."""
 
 # member_seed roles (td3.py uses 0-3, 7, 8; the Sampler 3): actor, critic c, policy noise, target dropout.
 ROLE_ACTOR, ROLE_CRITIC, ROLE_NOISE, ROLE_TARGET_DROPOUT = 30, 31, 35, 38
@@ -69,15 +78,34 @@ class SACOfflineConfig(AgentConfig):
     """H̄: target entropy; None = −d_a."""
     backup_entropy: bool = True
     """Keep −α log π(a'|s') in the TD target (SAC; CQL's MuJoCo setting drops it)."""
+    # --- the update schedule (defaults: the CQL code bases; online SAC sets CleanRL's)
+    critic_first: bool = False
+    """Step the critics first, then take L_π on the updated critics (CleanRL); off: every loss at
+    the parameters before the update."""
+    policy_frequency: int = 1
+    """k: the actor and α step every k-th update, k times in a row (CleanRL's delay; k > 1 needs
+    ``critic_first``)."""
+    target_frequency: int = 1
+    """The target EMA every this many updates."""
+    alpha_loss: str = "log"
+    """L_α with log α ("log") or with α ("exp", CleanRL)."""
 
     ALGORITHMS = ALGORITHMS
 
     @classmethod
     def schema(cls) -> dict:
-        from seemlab.params import boolean, number
+        from seemlab.params import boolean, choice, integer, number
 
         return dict(super().schema(), tau=number(0, 1, lo_open=True), init_alpha=number(0, lo_open=True),
-                    autotune_alpha=boolean(), target_entropy=number(optional="−d_a"), backup_entropy=boolean())
+                    autotune_alpha=boolean(), target_entropy=number(optional="−d_a"), backup_entropy=boolean(),
+                    critic_first=boolean(), policy_frequency=integer(min=1), target_frequency=integer(min=1),
+                    alpha_loss=choice(*ALPHA_LOSSES))
+
+    def validate(self) -> None:
+        super().validate()
+        if self.policy_frequency > 1 and not self.critic_first:
+            raise ValueError(f"{type(self).__name__}.policy_frequency = {self.policy_frequency} needs "
+                             f"critic_first = True (a delayed actor steps after the critics)")
 
 
 CONFIG = SACOfflineConfig
@@ -246,7 +274,9 @@ class SAC:
         per_seed = (self.alpha.unsqueeze(1) * logp - q).mean(1)
         loss = per_seed.sum()
         if self.cfg.autotune_alpha:
-            loss = loss - (self.scalars["log_alpha"] * (logp.detach().mean(1) + self.target_entropy)).sum()
+            log_alpha = self.scalars["log_alpha"]
+            weight = log_alpha.exp() if self.cfg.alpha_loss == "exp" else log_alpha
+            loss = loss - (weight * (logp.detach().mean(1) + self.target_entropy)).sum()
         return loss, per_seed.detach()
 
     # ----------------------------------------------------------------- the update
@@ -254,8 +284,11 @@ class SAC:
         """One iteration on per-seed minibatches (leading axis S); returns float metrics.
 
         All gradients are taken at the current parameters, then every optimiser steps, then the
-        targets move. ``info=True`` also stores per-seed tensors in ``self.info``.
+        targets move (with ``critic_first``: :meth:`update_in_order`). ``info=True`` also stores
+        per-seed tensors in ``self.info``.
         """
+        if self.cfg.critic_first:
+            return self.update_in_order(batch, info=info)
         self.step += 1
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
@@ -270,9 +303,39 @@ class SAC:
                          "actor_loss": actor_per_seed, "actor_grad_norm": grad_norm(self.actor), "alpha": self.alpha}
         for opt in self.optimizers.values():
             opt.step()
-        lerp_targets([(self.critic, self.critic_target)], self.cfg.tau)
+        if self.step % self.cfg.target_frequency == 0:
+            lerp_targets([(self.critic, self.critic_target)], self.cfg.tau)
         return {"critic_loss": float(diag["critic_loss"].sum()) / self.S,
                 "actor_loss": float(actor_per_seed.sum()) / self.S}
+
+    def update_in_order(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+        """CleanRL's order: a critic step; every k-th update (k = ``policy_frequency``) k actor
+        (and α) steps on the updated critics, each on a fresh ã; every ``target_frequency``-th
+        update the target EMA. Returns "critic_loss", "q1_batch" and, when the actor stepped,
+        "actor_loss" (seed means, of the last actor step)."""
+        self.step += 1
+        cfg, critic_opt, actor_opt = self.cfg, self.optimizers["critic"], self.optimizers["actor"]
+        with torch.no_grad():
+            stats, next_stats = self.policy_stats(batch.obs), self.policy_stats(batch.next_obs)
+        critic_opt.zero_grad(set_to_none=True)
+        critic_loss, diag = self.critic_loss(batch, stats, next_stats)
+        critic_loss.backward()
+        self.info = {**diag, "critic_grad_norm": grad_norm(self.critic)[:: self.C]} if info else {}
+        critic_opt.step()
+        metrics = {"critic_loss": float(diag["critic_loss"].sum()) / self.S,
+                   "q1_batch": float(diag["q1_batch"].sum()) / self.S}
+        if self.step % cfg.policy_frequency == 0:
+            for _ in range(cfg.policy_frequency):  # CleanRL: make up for the delay
+                actor_opt.zero_grad(set_to_none=True)
+                actor_loss, actor_per_seed = self.actor_loss(batch.obs, self.policy_stats(batch.obs))
+                actor_loss.backward()
+                if info:
+                    self.info.update(actor_loss=actor_per_seed, actor_grad_norm=grad_norm(self.actor), alpha=self.alpha)
+                actor_opt.step()
+            metrics["actor_loss"] = float(actor_per_seed.sum()) / self.S
+        if self.step % cfg.target_frequency == 0:
+            lerp_targets([(self.critic, self.critic_target)], cfg.tau)
+        return metrics
 
     # ----------------------------------------------------------------- resume
     def generators(self) -> list[torch.Generator]:
