@@ -18,15 +18,6 @@ from synthetic import tiny_dataset
 TINY = dict(steps=12, batch_size=8, critic_width=8, actor_width=8, n_actions=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread (and leave the other cores to other work)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def bandit(n_per_action: int = 64) -> TransitionDataset:
     """One-step continuous bandit: one state, 1-D actions in [−1, 1]; the data holds actions −0.8,
     −0.2 and 0.4 with rewards 0, 0.5 and 1; every transition is terminal."""

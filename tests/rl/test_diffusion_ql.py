@@ -11,15 +11,6 @@ from seemlab.rl import diffusion_ql as dq
 from seemlab.rl.base import Sampler, train
 from synthetic import tiny_dataset
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one thread is fastest, and the machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = dict(steps=8, batch_size=8, critic_width=8, actor_width=8, critic_depth=2, actor_depth=2,
             step_start_ema=0, update_ema_every=2)
 

@@ -15,14 +15,6 @@ from seemlab.rl.soft_actor_critic import SAC, SACOfflineConfig
 TINY = dict(total_steps=110, learning_starts=100, batch_size=16, width=16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def actor_params(run) -> torch.Tensor:
     return run.trainer.actor.flat(0)
 

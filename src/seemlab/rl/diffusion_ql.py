@@ -282,13 +282,7 @@ def frozen(net: torch.nn.Module):
 class DiffusionQL:
     """S seeds of Diffusion-QL trained in lockstep (see the module docstring).
 
-    Args:
-        cfg: the configuration.
-        obs_dim, act_dim: d_s, d_a.
-        action_low, action_high: ``(d_a,)`` the action box.
-        seeds: the S seeds.
-        device: where the networks live.
-        gammas: per-member discounts (S,) overriding ``cfg.gamma``.
+    The constructor's arguments are those of :class:`seemlab.rl.td3.TD3` (built by ``make_trainer``).
     """
 
     C = 2

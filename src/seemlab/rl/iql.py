@@ -192,14 +192,8 @@ def actor_kwargs(cfg: IQLConfig, obs_dim: int, act_dim: int) -> dict:
 class IQL:
     """S seeds of IQL trained in lockstep.
 
-    Args:
-        cfg: the configuration.
-        obs_dim, act_dim: d_s, d_a.
-        action_low, action_high: ``(d_a,)`` the action box.
-        seeds: the S seeds.
-        device: where the networks live.
-        gammas: per-member discounts (S,) overriding ``cfg.gamma``.
-        reward_scale: multiplies every reward before ``cfg.reward_shift`` is added.
+    The constructor's arguments are those of :class:`seemlab.rl.td3.TD3` (built by ``make_trainer``),
+    plus ``reward_scale``, which multiplies every reward before ``cfg.reward_shift`` is added.
     """
 
     def __init__(self, cfg: IQLConfig, obs_dim: int, act_dim: int, action_low: torch.Tensor,

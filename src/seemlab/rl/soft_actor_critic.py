@@ -148,13 +148,7 @@ def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor, noise: torch
 class SAC:
     """S seeds of offline SAC trained in lockstep (see the module docstring).
 
-    Args:
-        cfg: the configuration.
-        obs_dim, act_dim: d_s, d_a.
-        action_low, action_high: ``(d_a,)`` the action box.
-        seeds: the S seeds.
-        device: where the networks live.
-        gammas: per-member discounts (S,) overriding ``cfg.gamma``.
+    The constructor's arguments are those of :class:`seemlab.rl.td3.TD3` (built by ``make_trainer``).
     """
 
     def __init__(self, cfg: SACOfflineConfig, obs_dim: int, act_dim: int, action_low: torch.Tensor,
