@@ -1,0 +1,223 @@
+"""The paper's run groups (SPEC §0.3) at each profile: R-SEEM, R-GAMMA, R-REG, the X% grids
+(R-XPCT, R-DDPG-ABL, R-NORM10), and the totals over a grid's tasks and seeds."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from seemlab import rl
+from seemlab.diagnostics import DiagnosticsConfig
+from seemlab.profiles import check_profile, pick
+from seemlab.rl.base import AgentConfig
+from seemlab.rl.td3 import TD3Config, preset
+from seemlab.runs import RunConfig, RunResult
+
+DATASETS = {
+    "hopper": dict(smoke="local:hopper-random-10k-v0", quick="local:hopper-random-10k-v0",
+                   full="minari:mujoco/hopper/medium-v0"),
+    "walker2d": dict(smoke="local:walker2d-random-10k-v0", quick="local:walker2d-random-10k-v0",
+                     full="minari:mujoco/walker2d/medium-expert-v0"),
+    "halfcheetah": dict(smoke="local:halfcheetah-random-10k-v0", quick="local:halfcheetah-random-10k-v0",
+                        full="minari:mujoco/halfcheetah/medium-v0"),
+    "antmaze": dict(smoke="local:antmaze-umaze-random-10k-v0", quick="local:antmaze-umaze-random-10k-v0",
+                    full="minari:D4RL/antmaze/umaze-v1"),
+}
+"""Per task and profile: QUICK random-policy data (AntMaze: the UMaze random-policy proxy, SPEC
+Fig 18); FULL the paper's tasks (SPEC Ambiguity 18)."""
+
+ANTMAZE_FULL = tuple(f"minari:D4RL/antmaze/{name}-v1" for name in
+                     ("umaze", "umaze-diverse", "medium-play", "medium-diverse", "large-play", "large-diverse"))
+"""R-SEEM-ANT FULL: the six AntMaze tasks (Minari's D4RL re-release of the paper's v0 data)."""
+
+
+def dataset_for(task: str, profile: str) -> str:
+    check_profile(profile)
+    if task not in DATASETS:
+        raise ValueError(f"unknown task {task!r}; allowed values: {', '.join(DATASETS)}")
+    return DATASETS[task][profile]
+
+
+def seem_td3(profile: str) -> TD3Config:
+    """R-SEEM's TD3: no EMA (τ = 1), BC weight 0, α = 2.5, Adam 3e-4, γ 0.99 (SPEC §0.3).
+
+    QUICK: critic width 64, policy and target updates every step, 10k steps. FULL: the authors'
+    code, width 256, policy_freq 2, 1M steps. SMOKE: a few hundred steps of tiny networks.
+    """
+    base = dict(tau=1.0, bc_weight=0.0, alpha=2.5, gamma=0.99)
+    return preset("td3_bc", **base,
+                  steps=pick(profile, None, smoke=200, quick=10_000, full=1_000_000),
+                  critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                  actor_width=pick(profile, None, smoke=32, quick=256, full=256),
+                  batch_size=pick(profile, None, smoke=64, quick=256, full=256),
+                  policy_freq=pick(profile, None, smoke=1, quick=1, full=2))
+
+
+def seem_diagnostics(profile: str) -> DiagnosticsConfig:
+    """QUICK: M = 256, every 50 steps to 2k then every 500; FULL: M = 2560, every 10k."""
+    return DiagnosticsConfig(
+        probe_size=pick(profile, None, smoke=32, quick=256, full=2560),
+        every=pick(profile, None, smoke=50, quick=500, full=10_000),
+        dense_every=pick(profile, None, smoke=25, quick=50, full=2000),
+        dense_until=pick(profile, None, smoke=100, quick=2000, full=50_000),
+        scale="full" if profile == "full" else "quick",
+    )
+
+
+def r_seem(task: str, seed: int, profile: str, **td3_changes) -> RunConfig:
+    """An R-SEEM run (SPEC §0.3) of ``task`` ("hopper", "walker2d", "halfcheetah", "antmaze")."""
+    td3 = seem_td3(profile)
+    return RunConfig(dataset=dataset_for(task, profile), seed=seed,
+                     agent=td3.replace(**td3_changes) if td3_changes else td3,
+                     diagnostics=seem_diagnostics(profile),
+                     eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+def r_seem_grid(profile: str, seed: int, n_seeds: int, tasks: Sequence[str]) -> dict[tuple[str, int], RunConfig]:
+    """R-SEEM runs keyed ``(task, seed)``: ``n_seeds`` seeds from ``seed`` per task, except
+    HalfCheetah, whose runs are the slowest: one seed at QUICK and SMOKE (Figs 16/17)."""
+    hc_seeds = pick(profile, None, smoke=1, quick=1, full=n_seeds)
+    return {(t, s): r_seem(t, s, profile) for t in tasks
+            for s in range(seed, seed + (hc_seeds if t == "halfcheetah" else n_seeds))}
+
+
+GAMMAS = {"smoke": (0.0, 0.99), "quick": (0.0, 0.5, 0.8, 0.9, 0.95, 0.99),
+          "full": (0.99, 0.95, 0.93, 0.929, 0.928, 0.927, 0.926, 0.925, 0.92, 0.0)}
+
+
+def r_gamma(profile: str, seed: int = 0, task: str | None = None) -> list[RunConfig]:
+    """R-GAMMA: R-SEEM over the γ grid (QUICK Hopper, FULL walker2d-medium-expert)."""
+    task = task or ("walker2d" if profile == "full" else "hopper")
+    return [r_seem(task, seed, profile, gamma=g) for g in GAMMAS[profile]]
+
+
+REG_ARMS = {
+    "none": {},
+    "LN": dict(critic_norm="layer"),
+    "WN": dict(out_weight_norm=True),
+    "BN": dict(critic_norm="batch"),
+    "dropout": dict(dropout=0.1),
+    "WD": dict(weight_decay=1e-2),
+    "BC": dict(bc_weight=1.0),
+}
+"""Fig 6 arms with SPEC Ambiguity 21's choices (flagged as ours): LN before ReLU on all hidden
+layers with affine; WN on the output layer; BN before ReLU in train mode for both passes;
+dropout 0.1 active in both passes; AdamW decoupled wd 1e-2; BC = TD3+BC α = 2.5."""
+
+
+def r_reg(profile: str, seed: int = 0, arms: Sequence[str] | None = None) -> dict[str, RunConfig]:
+    """R-REG: the Fig 6 arms on Walker2d (the "none" arm is the R-SEEM Walker2d run)."""
+    arms = list(arms or REG_ARMS)
+    bad = [a for a in arms if a not in REG_ARMS]
+    if bad:
+        raise ValueError(f"unknown arms {bad}; allowed values: {', '.join(REG_ARMS)}")
+    return {a: r_seem("walker2d", seed, profile, **REG_ARMS[a]) for a in arms}
+
+
+# ---------------------------------------------------------------------------- X% MuJoCo proxies
+MUJOCO_FULL = tuple(f"minari:mujoco/{body}/{level}-v0" for body in ("hopper", "halfcheetah", "walker2d")
+                    for level in ("medium", "medium-expert"))
+"""FULL tasks of the X% figures available from Minari. The paper's medium-replay datasets exist
+only as D4RL files: pass them as ``d4rl:<path>`` specs (SPEC §0.2)."""
+
+
+XPCT_QUICK_STEPS = {"td3_bc": 25_000, "ddpg": 5_000, "iql": 20_000}
+"""QUICK steps per algorithm, chosen on pilot seeds 1000–1002 before seeds 0–2 ran. TD3+BC
+(Figs 8/9): at 1 % the plain critic met the divergence criterion at 18–19.25k steps (max |Q| 27–33
+at 5k), so 25k; "ddpg" (Fig 12): DDPG w/o EMA met it at 2.5k steps at 10 % and 50 %, so 5k;
+IQL: at 1 % the plain critic met it at 13.25k, 14.25k and 15k steps (the LN critic reached max |Q|
+1.4–2.0·10³ at 20k, the plain one at 100 % 31–32), so 20k."""
+
+
+def xpct_agent(profile: str, algorithm: str = "td3_bc", **changes) -> AgentConfig:
+    """The X% runs' config of ``algorithm`` (any of :data:`seemlab.rl.MODULES`): the algorithm's
+    paper defaults (TD3+BC: EMA τ 0.005, BC, α 2.5); QUICK width 64 and
+    :data:`XPCT_QUICK_STEPS` steps, FULL width 256 and 1M steps."""
+    quick_steps = XPCT_QUICK_STEPS.get(algorithm, 5_000)
+    scale = dict(steps=pick(profile, None, smoke=200, quick=quick_steps, full=1_000_000),
+                 critic_width=pick(profile, None, smoke=16, quick=64, full=256),
+                 actor_width=pick(profile, None, smoke=16, quick=64, full=256),
+                 batch_size=pick(profile, None, smoke=64, quick=256, full=256))
+    return rl.preset(algorithm, **{**scale, **changes})
+
+
+def xpct_diagnostics(profile: str) -> DiagnosticsConfig:
+    """Q statistics every 250 steps (QUICK) or 10k (FULL), no SEEM: these figures are about
+    whether Q stays bounded, and the Gram matrices would cost more than the training."""
+    return DiagnosticsConfig(probe_size=pick(profile, None, smoke=32, quick=256, full=2560),
+                             every=pick(profile, None, smoke=50, quick=250, full=10_000), dense_until=0,
+                             scale="full" if profile == "full" else "quick", seem=False)
+
+
+def xpct_run(dataset: str, fraction: float, seed: int, profile: str, agent: AgentConfig) -> RunConfig:
+    """One run on X% of ``dataset`` (``fraction`` in (0, 1])."""
+    return RunConfig(dataset=dataset, seed=seed, agent=agent, diagnostics=xpct_diagnostics(profile), fraction=fraction,
+                     eval_episodes=pick(profile, None, smoke=1, quick=10, full=10))
+
+
+XPCT_ALGORITHMS = ("td3_bc", "iql", "cql", "diffusion_ql")
+"""The four algorithms of Figs 8 and 9."""
+ALGORITHM_NAMES = {"td3_bc": "TD3+BC", "iql": "IQL", "cql": "CQL", "diffusion_ql": "Diffusion-QL", "td3": "TD3",
+                   "ddpg": "DDPG"}
+"""How the book names each algorithm."""
+
+
+def r_xpct(profile: str, dataset: str, fraction: float, seed: int = 0, algorithm: str = "td3_bc",
+           layernorm: bool = False, **changes) -> RunConfig:
+    """R-XPCT: one cell of the Fig 8/9 grid, ``algorithm`` on X% of ``dataset`` with a plain or a
+    LayerNorm critic (LN before each hidden activation, with affine). The subset depends only on
+    the dataset and X, so every algorithm and arm sees the same transitions."""
+    if algorithm not in XPCT_ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r} for R-XPCT; allowed values: {', '.join(XPCT_ALGORITHMS)}")
+    norm = dict(critic_norm="layer") if layernorm else {}
+    return xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, algorithm, **norm, **changes))
+
+
+def grid_totals(results: dict[tuple, RunResult]) -> dict:
+    """Per cell of a run grid keyed ``(cell, dataset, seed)``: ``max_q`` and ``total`` (max |Q| and
+    the normalized score, each averaged over seeds and summed over datasets: the paper's totals
+    over tasks) and ``diverged`` (every run's divergence step, None where it did not diverge)."""
+    by_cell: dict = {}
+    for (cell, dataset, _), result in results.items():
+        by_cell.setdefault(cell, {}).setdefault(dataset, []).append(result)
+
+    def total(by_dataset, value):
+        return float(sum(np.mean([value(r) for r in rs]) for rs in by_dataset.values()))
+
+    return {cell: {"max_q": total(by_d, lambda r: r.max_abs_q),
+                   "total": total(by_d, lambda r: r.meta["eval"].get("normalized", np.nan)),
+                   "diverged": [r.meta["diverged_step"] for rs in by_d.values() for r in rs]}
+            for cell, by_d in by_cell.items()}
+
+
+DDPG_ARMS = {
+    "DDPG w/o EMA": dict(tau=1.0),
+    "+EMA": dict(tau=0.005),
+    "+EMA+DoubleQ": dict(tau=0.005, double_q=True),
+    "+EMA+DoubleQ+LN": dict(tau=0.005, double_q=True, critic_norm="layer"),
+}
+"""Fig 12's sequence on the "ddpg" preset (SPEC Ambiguity 34: TD3+BC without double-Q, target
+smoothing and policy delay, BC kept); each arm adds one ingredient to the previous one."""
+
+
+def r_ddpg_abl(profile: str, dataset: str, fraction: float, seed: int = 0) -> dict[str, RunConfig]:
+    """R-DDPG-ABL: the Fig 12 arms on X% of ``dataset``."""
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, "ddpg", **ch)) for arm, ch in DDPG_ARMS.items()}
+
+
+NORM10_ARMS = {"none": {}, "LN": dict(critic_norm="layer"), "BN": dict(critic_norm="batch"),
+               "WN": dict(out_weight_norm=True)}
+"""Fig 13's TD3+BC critics (the Fig 6 choices: norms before ReLU on all hidden layers with
+affine, BN in train mode for both passes, WN on the output layer)."""
+
+
+def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -> dict[str, RunConfig]:
+    """R-NORM10: TD3+BC with each critic normalization on 10% of ``dataset``.
+
+    QUICK keeps 5k steps (not the 25k of the Fig 8/9 proxy, so its none/LN arms are not shared with
+    it): at 10 % the plain critic's max |Q| was 0.7–1.5·10³ after 20k pilot steps, far below the
+    divergence criterion, so no QUICK budget shows the effect. FULL shares the Fig 8/9 runs."""
+    steps = pick(profile, None, smoke=200, quick=5_000, full=1_000_000)
+    return {arm: xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, **ch).replace(steps=steps))
+            for arm, ch in NORM10_ARMS.items()}
