@@ -46,6 +46,7 @@ Supported trainers: those with ``critic`` (an :class:`~seemlab.nets.EnsembleMLP`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -328,3 +329,91 @@ def reset_output_layer(trainer, s: int, seed: int) -> None:
                     state[p][key][k].zero_()
             if target is not net:
                 target.stacked[i][k].copy_(p[k])
+
+
+# ============================================================================ the book's comparison
+PREREGISTERED = AlarmRule(tau=0.5, persist=5)
+"""The alarm rule, fixed on pilot seeds 1000–1002 (R-SEEM Hopper QUICK) before seeds 0–2 ran:
+there the normalized SEEM is already > 0 at initialisation and settles near 0.8 from step ~400
+while |Q| reaches the divergence threshold at ~2 250 steps, so "crossing zero" is read as crossing
+0.5, held for 5 logs (250 steps at the dense cadence)."""
+
+PILOT_GUARD = GuardConfig(rule=PREREGISTERED, reaction="lr", lr_scale=0.1)
+"""The reaction the pilot chose (seeds 1000–1002, R-SEEM Hopper QUICK, 5k steps): with the critic
+lr ×0.1 at the alarm (steps 550–650) no seed met the divergence criterion (max |Q| 714–981, still
+rising at 5k); re-drawing the output layer did not help (all three diverged at the 2 500 log, as
+plain did)."""
+
+ARMS = ("plain", "plain+guard", "LN", "LN+guard")
+
+
+def comparison_configs(group: str, profile: str, seeds, steps: int | None = None,
+                       guard_cfg: GuardConfig = PILOT_GUARD) -> dict[tuple[str, int], "object"]:
+    """The four :data:`ARMS` of one comparison ``group`` on ``seeds``, keyed ``(arm, seed)``:
+    "r_seem" (R-SEEM Hopper), "xpct_1" / "xpct_10" (the TD3+BC X % Hopper proxy at 1 % / 10 %,
+    with SEEM logged at the X % cadence so that the guard can see it, in every arm alike). Every
+    arm stops at its divergence log (``stop_on="divergence"``)."""
+    from seemlab import runs
+
+    def base(seed, **changes):
+        if group == "r_seem":
+            extra = dict(steps=steps) if steps else {}
+            return runs.r_seem("hopper", seed, profile, **extra, **changes)
+        if group in ("xpct_1", "xpct_10"):
+            agent = runs.xpct_agent(profile, "td3_bc", **changes, **(dict(steps=steps) if steps else {}))
+            cfg = runs.xpct_run(runs.dataset_for("hopper", profile), 0.01 if group == "xpct_1" else 0.1, seed,
+                                profile, agent)
+            return cfg.replace(diagnostics=dataclasses.replace(cfg.diagnostics, seem=True))
+        raise ValueError(f"unknown comparison group {group!r}; allowed values: r_seem, xpct_1, xpct_10")
+
+    def stop_at_divergence(cfg):  # a diverged arm has answered: its remaining steps would only cost time
+        return cfg.replace(diagnostics=dataclasses.replace(cfg.diagnostics, stop_on="divergence"))
+
+    out = {}
+    for s in seeds:
+        plain, ln = stop_at_divergence(base(s)), stop_at_divergence(base(s, critic_norm="layer"))
+        out.update({("plain", s): plain, ("plain+guard", s): plain.replace(guard=guard_cfg),
+                    ("LN", s): ln, ("LN+guard", s): ln.replace(guard=guard_cfg)})
+    return out
+
+
+def comparison_table(results: dict) -> dict[str, dict]:
+    """Per arm over seeds (``results[(arm, seed)]``: RunResult): divergence rate, median max |Q|,
+    mean final return, mean training seconds per run, the overhead against the arm without the
+    guard, and the seeds whose run diverged."""
+    table = {}
+    for arm in ARMS:
+        rs = [r for (a, _), r in results.items() if a == arm]
+        if not rs:
+            continue
+        secs = float(np.mean([r.meta["seconds_train_group"] / len(r.meta["group_seeds"]) for r in rs]))
+        table[arm] = {"diverged": float(np.mean([r.diverged for r in rs])), "max_q": float(np.median([r.max_abs_q for r in rs])),
+                      "return": float(np.mean([r.meta["eval"].get("mean_return", np.nan) for r in rs])),
+                      "seconds": secs, "alarms": sum(len(r.meta.get("guard_events", [])) for r in rs),
+                      "diverged_seeds": [s for (a, s), r in results.items() if a == arm and r.diverged]}
+    for arm in ("plain+guard", "LN+guard"):
+        if arm in table and arm.split("+")[0] in table:
+            table[arm]["overhead"] = table[arm]["seconds"] / table[arm.split("+")[0]]["seconds"] - 1.0
+    return table
+
+
+def cached_outcomes(folder, rule: AlarmRule = PREREGISTERED, max_seed: int = 999) -> list[tuple[str, AlarmOutcome]]:
+    """The alarm on every finished unguarded run with SEEM logs in a run cache's ``runs/``
+    folder (seeds ≤ ``max_seed``: pilots excluded), labelled by dataset, algorithm, γ, critic norm and seed."""
+    from pathlib import Path
+
+    from seemlab import runs
+
+    out = []
+    for path in sorted(Path(folder).glob("*.npz")):
+        try:
+            r = runs.load_result(path)
+        except Exception:  # noqa: BLE001 (a bad or foreign file is not a run: skip it)
+            continue
+        got = result_logs(r)
+        if got is None or "guard" in r.config or int(r.config["seed"]) > max_seed or len(got[0]["step"]) < rule.persist:
+            continue
+        a = r.config.get("agent") or r.config.get("td3")
+        label = f"{r.config['dataset'].split(':')[-1]} {a['algorithm']} γ={a['gamma']} {a['critic_norm']} seed {r.config['seed']}"
+        out.append((label, evaluate(*got, rule)))
+    return out
