@@ -226,3 +226,20 @@ def test_killed_guarded_run_resumes_to_identical_results(cache):
         np.testing.assert_array_equal(reference.logs[k], resumed.logs[k], err_msg=k)
     for k in reference.q1_final:
         np.testing.assert_array_equal(reference.q1_final[k], resumed.q1_final[k])
+
+
+def test_comparison_arms_differ_only_in_guard_and_norm():
+    by_arm = guard.comparison_configs("xpct_1", "smoke", [0, 1])
+    assert sorted({a for a, _ in by_arm}) == sorted(guard.ARMS) and len(by_arm) == 8
+    plain, guarded, ln = by_arm[("plain", 1)], by_arm[("plain+guard", 1)], by_arm[("LN", 1)]
+    assert plain.diagnostics.seem and plain.diagnostics.stop_on == "divergence" and plain.fraction == 0.01
+    assert guarded == plain.replace(guard=guard.PILOT_GUARD) and plain.guard is None
+    assert ln.agent == plain.agent.replace(critic_norm="layer")
+    with pytest.raises(ValueError, match="r_seem"):
+        guard.comparison_configs("xpct_50", "smoke", [0])
+
+
+def test_cached_outcomes_read_unguarded_runs_with_seem(cache):
+    runs.run_many([cfg(), cfg(seed=1000), cfg(guard_cfg=guard.GuardConfig(rule=ALWAYS))])
+    found = guard.cached_outcomes(cache / "runs", guard.AlarmRule(tau=0.999, persist=3))
+    assert [label.split()[-1] for label, _ in found] == ["0"] and found[0][1].kind == "quiet"
