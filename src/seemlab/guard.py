@@ -379,14 +379,15 @@ def comparison_configs(group: str, profile: str, seeds, steps: int | None = None
 
 def comparison_table(results: dict) -> dict[str, dict]:
     """Per arm over seeds (``results[(arm, seed)]``: RunResult): divergence rate, median max |Q|,
-    mean final return, mean training seconds per run, the overhead against the arm without the
-    guard, and the seeds whose run diverged."""
+    mean final return, mean training seconds per 1000 steps and seed (``seconds``), its overhead
+    against the arm without the guard, and the seeds whose run diverged."""
     table = {}
     for arm in ARMS:
         rs = [r for (a, _), r in results.items() if a == arm]
         if not rs:
             continue
-        secs = float(np.mean([r.meta["seconds_train_group"] / len(r.meta["group_seeds"]) for r in rs]))
+        secs = float(np.mean([r.meta["seconds_train_group"] / len(r.meta["group_seeds"]) / max(r.meta["steps_done"], 1)
+                              * 1000 for r in rs]))  # per 1000 steps: a diverged arm stops early
         table[arm] = {"diverged": float(np.mean([r.diverged for r in rs])), "max_q": float(np.median([r.max_abs_q for r in rs])),
                       "return": float(np.mean([r.meta["eval"].get("mean_return", np.nan) for r in rs])),
                       "seconds": secs, "alarms": sum(len(r.meta.get("guard_events", [])) for r in rs),
