@@ -92,6 +92,15 @@ def test_scorecard_lists_failures_and_uncovered_items():
     assert "| Figure 7 | `m` | no |" in page and "1 not reproduced, 1 not attempted (of 2)" in page
 
 
+def test_items_beyond_the_paper_get_their_own_table_and_stay_out_of_the_paper_summary():
+    beyond = {"item": "Beyond: X", "notebook": "b", "quick": "yes", "paper": False}
+    entries = [_entry(), {**_entry("b/x", "pass"), "item": "Beyond: X", "notebook": "b"}]
+    page = scorecard_markdown(entries, ITEMS + [beyond], "quick", {"n": 1.0, "b": 1.0})
+    assert "(of 2)" in page and "**0 pass**, **1 fail**" in page  # Beyond: X counted nowhere in the summary
+    head, _, rest = page.partition("## Beyond the paper")
+    assert "| Beyond: X |" not in head.partition("## Claims")[0] and "| Beyond: X |" in rest
+
+
 def test_scorecard_counts_evidence_only_and_lists_identities_apart():
     entries = [_entry("n/a", "pass"), _entry("n/b", "identity", holds=True), _entry("n/c", "reported"),
                _entry("n/d", "inconclusive")]

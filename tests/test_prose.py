@@ -11,7 +11,7 @@ from seemlab.scorecard import slug
 
 from conftest import ROOT
 
-CHAPTERS = ["intro", "understand", "predict", "agents", "resolve"]
+CHAPTERS = ["intro", "understand", "predict", "agents", "resolve", "beyond"]
 SUCCESS = re.compile(r"(?<!not )(?<!not yet )\b(reproduc\w*|on every (task|run|seed)|coincid\w*|always|confirm\w*|"
                      r"settles?|rise together|grows as|keeps? (Q|it|them) bounded|exactly the)\b", re.I)
 PAGE = re.compile(r"_executed/(\w+)`")

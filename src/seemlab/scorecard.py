@@ -184,13 +184,19 @@ def summary(entries: list[dict], items: list[dict], profile: str) -> str:
 
 def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, timings: dict[str, float],
                        unreadable: list | None = None) -> str:
-    """The whole scorecard page as MyST markdown."""
+    """The whole scorecard page as MyST markdown. Items marked ``paper: false`` in ``items.yml``
+    (seemlab's own questions, beyond the paper) get their own table and are not counted in the
+    summary of the paper's items."""
     executed = set(timings)
+    beyond = [i for i in items if not i.get("paper", True)]
+    items = [i for i in items if i.get("paper", True)]
+    beyond_names = {i["item"] for i in beyond}
+    paper_entries = [e for e in entries if e["item"] not in beyond_names]
     lines = [
         f"({LABEL})=",
         "# Reproduction scorecard",
         "",
-        summary(entries, items, profile),
+        summary(paper_entries, items, profile),
         "",
         *([f"**{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} in "
            f"{claims.CLAIMS_FILE}** (skipped): " + "; ".join(f"line {u.line}: {_cell(u.reason)}" for u in unreadable), ""]
@@ -213,8 +219,11 @@ def scorecard_markdown(entries: list[dict], items: list[dict], profile: str, tim
         "",
         "## By paper item",
         "",
-        *item_table(items, entries, executed),
+        *item_table(items, paper_entries, executed),
         "",
+        *(["## Beyond the paper", "",
+           "seemlab's own questions, not claims of the paper; their checks are not counted in the summary above.",
+           "", *item_table(beyond, entries, executed), ""] if beyond else []),
         "## Claims, page by page",
         "",
         *claims_tables(entries, executed, list(timings)),
