@@ -11,3 +11,18 @@ def claims_dir(tmp_path, monkeypatch):
     folder = tmp_path / "claims"
     monkeypatch.setenv("SEEMLAB_CLAIMS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fresh_run_cache(tmp_path_factory):
+    """Every test session trains into an empty run cache (as CI does), never reading the runs a
+    developer's ``_cache`` holds: a cached result must not hide what a fresh machine would do."""
+    import os
+
+    before = os.environ.get("SEEMLAB_CACHE_DIR")
+    os.environ["SEEMLAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("run-cache"))
+    yield
+    if before is None:
+        os.environ.pop("SEEMLAB_CACHE_DIR")
+    else:
+        os.environ["SEEMLAB_CACHE_DIR"] = before
