@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from seemlab import claims
+from seemlab.files import write_text
 from seemlab.profiles import PROFILES, check_profile
 
 EXECUTED = Path("book") / "_executed"
@@ -261,9 +262,7 @@ def save_timings(out_dir: Path, profile: str, timings: dict[str, float]) -> None
     except (OSError, ValueError):
         every = {}
     every[profile] = {**every.get(profile, {}), **timings}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(every, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, json.dumps(every, indent=1, sort_keys=True))
 
 
 class Progress:

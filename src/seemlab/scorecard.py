@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from seemlab import claims
+from seemlab.files import write_text
 from seemlab.claims import EVIDENCE, MAIN_BLOCK, STATUS_RULES, STATUSES, is_evidence, item_status, verdict_of
 
 ITEMS = Path("book") / "items.yml"
@@ -257,7 +258,7 @@ def write_status(out_dir: Path, items: list[dict], entries: list[dict], profile:
     folder = out_dir / STATUS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for item, status, mine in item_rows(items, entries):
-        _write(folder / f"{slug(item['item'])}.md", status_sentence(item["item"], status, mine, profile) + "\n")
+        write_text(folder / f"{slug(item['item'])}.md", status_sentence(item["item"], status, mine, profile) + "\n")
 
 
 def write_scorecard(root: Path, out_dir: Path, profile: str, timings: dict[str, float]) -> Path:
@@ -268,7 +269,7 @@ def write_scorecard(root: Path, out_dir: Path, profile: str, timings: dict[str, 
     items = load_items(root)
     write_status(out_dir, items, entries, profile)
     path = out_dir / "scorecard.md"
-    _write(path, scorecard_markdown(entries, items, profile, timings, unreadable))
+    write_text(path, scorecard_markdown(entries, items, profile, timings, unreadable))
     return path
 
 
@@ -276,9 +277,3 @@ def regressions(items: list[dict], entries: list[dict]) -> list[str]:
     """Items whose ``expect`` status in ``items.yml`` is not their status in ``entries``."""
     return [f"{item['item']}: expected {item['expect']}, got {status}"
             for item, status, _ in item_rows(items, entries) if item.get("expect") and status != item["expect"]]
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

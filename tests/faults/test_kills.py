@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seemlab import runs
-from seemlab.runs import cache as cache_mod
+from seemlab import files as files_mod
 
 from .conftest import EVERY, TD3, assert_identical, tiny_cfg
 
@@ -80,7 +80,7 @@ def test_failure_while_writing_a_checkpoint_keeps_the_previous_one(cache, monkey
     def second_save_fails(*args, **kwargs):
         saves.append(1)
         if len(saves) == 2:  # the step-20 checkpoint, with the step-10 one on disk
-            monkeypatch.setattr(cache_mod, "open", FullDisk(error), raising=False)
+            monkeypatch.setattr(files_mod, "open", FullDisk(error), raising=False)
         real_save(*args, **kwargs)
 
     monkeypatch.setattr(runs, "_save_checkpoint", second_save_fails)

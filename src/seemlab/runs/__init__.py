@@ -48,7 +48,7 @@ from seemlab.rl.base import AgentConfig, Sampler, Trainer, train
 from seemlab.rl.td3 import TD3Config
 from seemlab.runs.evaluate import evaluate
 from seemlab.runs.cache import (CACHE_ENV, CacheWarning, CorruptFileError, Lock, LockTimeout,  # noqa: F401 (API)
-                                _atomic, _digest, cache_dir, load_checked, quarantine, read_checked, write_checked)
+                                _digest, cache_dir, load_checked, quarantine, read_checked, write_checked)
 
 FORMAT = 3
 """Bump when the meaning of a stored result changes. 2: the divergence threshold uses max |r|;

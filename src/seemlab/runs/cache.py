@@ -32,6 +32,8 @@ import zipfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from seemlab.files import write_atomic
+
 CACHE_ENV = "SEEMLAB_CACHE_DIR"
 MAGIC = b"seemlab-checked-v1"
 T = TypeVar("T")
@@ -67,7 +69,7 @@ def _digest(payload: dict) -> str:
 def write_checked(path: Path, payload: bytes) -> None:
     """Write the header line and ``payload`` to ``path`` atomically."""
     header = b"%s sha256=%s bytes=%d\n" % (MAGIC, hashlib.sha256(payload).hexdigest().encode(), len(payload))
-    _atomic(path, lambda f: (f.write(header), f.write(payload)))
+    write_atomic(path, lambda f: (f.write(header), f.write(payload)))
 
 
 def read_checked(path: Path) -> bytes:
@@ -120,30 +122,6 @@ def quarantine(path: Path, reason: str) -> Path:
         return target
     warnings.warn(f"{path} {reason}: moved aside to {target.name}; it will be redone", CacheWarning, stacklevel=3)
     return target
-
-
-def _atomic(path: Path, write: Callable) -> None:
-    """``write(f)`` into a temporary file next to ``path``, then rename it over ``path``.
-
-    A failure midway removes the temporary file and keeps the previous ``path``; an ``OSError``
-    (disk full, permissions) is raised again with the path in its message.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not land before the bytes (power loss)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OSError(err.errno, f"could not write {path} ({err.strerror or err}); "
-                                 f"the previous file, if any, is kept") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # ============================================================================ locks
