@@ -26,3 +26,23 @@ def fresh_run_cache(tmp_path_factory):
         os.environ.pop("SEEMLAB_CACHE_DIR")
     else:
         os.environ["SEEMLAB_CACHE_DIR"] = before
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    """``local:synthetic`` is the in-memory tiny dataset of ``tests/synthetic.py``, with a fixed
+    content identity, for the run layer."""
+    from seemlab import runs
+    from synthetic import tiny_dataset
+
+    monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
+    monkeypatch.setattr(runs, "dataset_id", lambda spec: f"content of {spec}")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch, synthetic):
+    """A fresh run-cache folder, with ``local:synthetic`` (see :func:`synthetic`)."""
+    from seemlab import runs
+
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -175,14 +175,6 @@ def test_unsupported_trainer_raises():
 
 
 # ============================================================================ the run layer
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
-    monkeypatch.setattr(runs, "dataset_id", lambda spec: f"content of {spec}")
-    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def cfg(seed=0, guard_cfg=None):
     return runs.RunConfig(dataset="local:synthetic", seed=seed, agent=TD3, diagnostics=DIAG, eval_episodes=0,
                           guard=guard_cfg)

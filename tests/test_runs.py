@@ -11,23 +11,9 @@ from seemlab.data import local
 from seemlab.data.generate import RandomPolicyConfig, generate_random
 from seemlab.diagnostics import DiagnosticsConfig
 from seemlab.rl.td3 import make_trainer, preset
-from synthetic import tiny_dataset
 
 TD3 = preset("td3_bc", steps=30, batch_size=8, critic_width=8, actor_width=8, tau=1.0, bc_weight=0.0)
 DIAG = DiagnosticsConfig(probe_size=12, every=10, dense_every=5, dense_until=10)
-
-
-@pytest.fixture
-def synthetic(monkeypatch):
-    """``local:synthetic`` is the in-memory tiny dataset, with a fixed content identity."""
-    monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
-    monkeypatch.setattr(runs, "dataset_id", lambda spec: f"content of {spec}")
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch, synthetic):
-    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 def cfg(seed=0, **td3):

@@ -1,16 +1,15 @@
-"""Fault injection on tiny runs: an in-memory dataset, a fresh cache folder, ways to damage files."""
+"""Fault injection on tiny runs (the ``cache`` fixture of tests/conftest.py: an in-memory dataset
+and a fresh cache folder), and ways to damage files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from seemlab import runs
 from seemlab.diagnostics import DiagnosticsConfig
 from seemlab.rl.td3 import preset
-from synthetic import tiny_dataset
 
 TD3 = preset("td3_bc", steps=30, batch_size=8, critic_width=8, actor_width=8, tau=1.0, bc_weight=0.0)
 DIAG = DiagnosticsConfig(probe_size=12, every=10, dense_every=5, dense_until=10)
@@ -21,15 +20,6 @@ EVERY = 10
 def tiny_cfg(seed: int = 0, **td3) -> runs.RunConfig:
     return runs.RunConfig(dataset="local:synthetic", seed=seed, agent=TD3.replace(**td3), diagnostics=DIAG,
                           eval_episodes=0)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """``local:synthetic`` is the in-memory tiny dataset; the cache is a fresh folder."""
-    monkeypatch.setattr(runs, "load_dataset", lambda spec, fraction=1.0, normalize=True: tiny_dataset())
-    monkeypatch.setattr(runs, "dataset_id", lambda spec: f"content of {spec}")
-    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 def truncated(path: Path) -> None:
