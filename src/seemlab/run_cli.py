@@ -37,25 +37,39 @@ DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("run", help="train TD3-family runs with SEEM diagnostics (cached)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--group", choices=tuple(GROUP_OPTIONS), default="r-seem", help="run group (default r-seem)")
-    p.add_argument("--task", help="hopper | walker2d | halfcheetah | antmaze (default hopper; r-seem, r-ddpg-abl, "
-                   "r-norm10)")
-    p.add_argument("--fraction", type=float, help="X as a fraction in (0, 1] (default 0.1; r-ddpg-abl, r-norm10)")
-    p.add_argument("--dataset", help="a seemlab.data.load spec overriding the task's dataset")
-    p.add_argument("--algorithm", help="td3_bc | iql | cql | diffusion_ql (default td3_bc; r-xpct)")
-    p.add_argument("--layernorm", action="store_true", default=None, help="LayerNorm in the critic (r-xpct)")
-    p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the algorithm's config")
+    add_grid_arguments(p)
     p.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto (cuda if available)")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="give up after this long if another process trains the same run (default: wait)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--refresh", action="store_true", help="retrain even if cached")
-    p.set_defaults(func=_run, options=_options())
+    p.set_defaults(func=_run, options=grid_options())
 
 
-def _options() -> dict:
+def add_grid_arguments(p, many: bool = False) -> None:
+    """The options :func:`build_configs` reads (a group, its options, the profile, the seeds and
+    ``--set``), shared by ``seemlab run`` and ``seemlab sweep``: add a new group's option here.
+
+    ``many`` (the sweep): ``--group`` and each option of :data:`GROUP_OPTIONS` take several values,
+    and a flag takes ``off``/``on`` values (bare: on); the sweep trains every combination.
+    """
+    values = dict(nargs="+") if many else {}
+    p.add_argument("--group", choices=tuple(GROUP_OPTIONS), default=["r-seem"] if many else "r-seem", **values,
+                   help="run group (default r-seem)")
+    p.add_argument("--task", **values, help="hopper | walker2d | halfcheetah | antmaze (default hopper; r-seem, "
+                   "r-ddpg-abl, r-norm10)")
+    p.add_argument("--fraction", type=float, **values,
+                   help="X as a fraction in (0, 1] (default 0.1; r-ddpg-abl, r-norm10)")
+    p.add_argument("--dataset", **values, help="a seemlab.data.load spec overriding the task's dataset")
+    p.add_argument("--algorithm", **values, help="td3_bc | iql | cql | diffusion_ql (default td3_bc; r-xpct)")
+    flag = dict(nargs="*", choices=("off", "on")) if many else dict(action="store_true", default=None)
+    p.add_argument("--layernorm", **flag, help="LayerNorm in the critic (r-xpct)")
+    p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the algorithm's config")
+
+
+def grid_options() -> dict:
     """The options' allowed values (seemlab.params; checked by ``seemlab.cli.main`` and :func:`check_args`)."""
     from seemlab.params import choice, integer, number, sequence_of, text
     from seemlab.profiles import PROFILES
