@@ -334,12 +334,18 @@ def training_threads(threads: int | None = None):
 def _train_missing(cfgs: Sequence[RunConfig], *, device: str, ensemble: bool, refresh: bool, **train) -> None:
     """Train the configs without a cached result (all of them with ``refresh``), grouped."""
     todo = [c for c in dict.fromkeys(cfgs) if refresh or not run_path(c).exists()]
+    for group in ensemble_groups(todo, ensemble):
+        train_group(group, device=device, refresh=refresh, **train)
+
+
+def ensemble_groups(cfgs: Sequence[RunConfig], ensemble: bool = True) -> list[list[RunConfig]]:
+    """``cfgs`` as the groups that train together (:func:`train_group`), in first-seen order: the
+    configs that differ only in seed and γ with ``ensemble``, else one config per group."""
     groups: dict[str, list[RunConfig]] = {}
-    for c in todo:
+    for c in cfgs:
         key = config_hash(_member_free(c)) if ensemble else config_hash(c)
         groups.setdefault(key, []).append(c)
-    for group in groups.values():
-        train_group(group, device=device, refresh=refresh, **train)
+    return list(groups.values())
 
 
 def _member_free(cfg: RunConfig) -> RunConfig:
@@ -375,7 +381,6 @@ def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: boo
     if any(_member_free(c) != base for c in cfgs):
         raise ValueError("train_group needs configs that differ only in their seed and gamma")
     hashes = [config_hash(c) for c in cfgs]
-    key = hashlib.sha256(",".join(hashes).encode()).hexdigest()[:20]
     locks = [Lock(cache_dir() / "locks" / f"{h}.lock", wait) for h in sorted(set(hashes))]  # one per run, fixed order
     with contextlib.ExitStack() as stack:
         for lock in locks:
@@ -383,10 +388,14 @@ def train_group(cfgs: Sequence[RunConfig], *, device: str = "cpu", progress: boo
         todo = [c for c in cfgs if refresh or not run_path(c).exists()]
         if not todo:
             return
-        if len(todo) < len(cfgs):  # another process trained some of them meanwhile
-            key = hashlib.sha256(",".join(config_hash(c) for c in todo).encode()).hexdigest()[:20]
-        ckpt = cache_dir() / "checkpoints" / f"{key}.pt"
-        _train_locked(todo, device, progress, checkpoint_every, hook, ckpt, resume=not refresh)
+        # fewer than cfgs when another process trained some of them meanwhile
+        _train_locked(todo, device, progress, checkpoint_every, hook, checkpoint_path(todo), resume=not refresh)
+
+
+def checkpoint_path(cfgs: Sequence[RunConfig]) -> Path:
+    """Where the group ``cfgs`` (in this order) keeps its resume checkpoint."""
+    key = hashlib.sha256(",".join(config_hash(c) for c in cfgs).encode()).hexdigest()[:20]
+    return cache_dir() / "checkpoints" / f"{key}.pt"
 
 
 def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, resume: bool = True) -> None:
