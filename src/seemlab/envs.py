@@ -20,22 +20,26 @@ import numpy as np
 # AntMaze proxy: the 27-d Ant state without contact forces, as in Minari's D4RL/antmaze datasets.
 ENV_KWARGS: dict[str, dict[str, Any]] = {
     "AntMaze_UMaze-v5": {"include_cfrc_ext_in_observation": False},
+    # Figure 7's 2-D proxy: an episode ends at the goal, so a return is 0 or 1 (D4RL AntMaze's
+    # evaluation); seemlab.data.scripted generates its data.
+    "PointMaze_Medium-v3": {"continuing_task": False},
 }
 
 
-def make_env(env_id: str):
-    """``gym.make(env_id)``, with this project's kwargs for the bodies it generates data for;
-    AntMaze ids register gymnasium-robotics first."""
+def make_env(env_id: str, **overrides: Any):
+    """``gym.make(env_id)``, with this project's kwargs for the bodies it generates data for,
+    then ``overrides`` (e.g. a maze's ``continuing_task``); maze ids register gymnasium-robotics
+    first."""
     import gymnasium as gym
 
-    if env_id.startswith("AntMaze"):
+    if env_id.startswith(("AntMaze", "PointMaze")):
         # its import prints a notice about Adroit envs to stderr; we use no Adroit env
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             import gymnasium_robotics
         gym.register_envs(gymnasium_robotics)
     with _mujoco_warnings():
-        return gym.make(env_id, **ENV_KWARGS.get(env_id, {}))
+        return gym.make(env_id, **(ENV_KWARGS.get(env_id, {}) | overrides))
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@
     seemlab data generate quick                       # the four QUICK random datasets
     seemlab data generate random --env Hopper-v5 --transitions 10000 --seed 0
     seemlab data generate sac --env Hopper-v5 --sac-steps 20000 --transitions 10000 --seed 0
+    seemlab data generate scripted --env PointMaze_Medium-v3 --transitions 100000 --noise 0.2
     seemlab data generate card data/local/hopper-random-10k-v0/card.json --data-dir /tmp/x
 """
 
@@ -37,7 +38,7 @@ def add_parser(subparsers) -> None:
 
 def _add_generate(sub) -> None:
     from seemlab.data import BODIES
-    from seemlab.params import integer
+    from seemlab.params import integer, number
 
     gen = sub.add_parser("generate", help="generate local datasets").add_subparsers(
         dest="kind", required=True)
@@ -55,15 +56,46 @@ def _add_generate(sub) -> None:
     p.add_argument("--transitions", type=int, default=QUICK_TRANSITIONS,
                    help="size of the medium (final-policy) dataset")
     p.set_defaults(func=_gen_sac)
+    _add_scripted(gen)
     p = gen.add_parser("card", help="regenerate a dataset from its card.json and compare sha256")
     p.add_argument("card", type=Path)
     p.set_defaults(func=_gen_card)
     for p in gen.choices.values():
         p.add_argument("--data-dir", type=Path, help="data folder to write into")
-        if p.get_default("func") in (_gen_random, _gen_sac):
+        if p.get_default("func") in (_gen_random, _gen_sac, _gen_scripted):
             p.add_argument("--seed", type=int, default=QUICK_SEED)
             p.add_argument("--name", help="dataset name (default: derived from env and size)")
-            p.set_defaults(options=dict(seed=integer(min=0), transitions=integer(min=1), sac_steps=integer(min=1)))
+            p.set_defaults(options=dict(seed=integer(min=0), transitions=integer(min=1), sac_steps=integer(min=1),
+                                        noise=number(0)))
+
+
+def _add_scripted(gen) -> None:
+    from seemlab.data.scripted import MAZES, ScriptedMazeConfig
+
+    default = ScriptedMazeConfig()
+    p = gen.add_parser("scripted", help="goal-reaching maze data from a scripted behaviour "
+                       "policy: BFS waypoints, PD (point) or trot-gait (ant) control, noise")
+    p.add_argument("--env", required=True, choices=MAZES)
+    p.add_argument("--transitions", type=int, default=default.transitions)
+    p.add_argument("--noise", type=float, default=default.noise,
+                   help="std of the Gaussian action noise")
+    p.add_argument("--continuing-task", action="store_true",
+                   help="do not end an episode at the goal")
+    p.add_argument("--reset-target", action="store_true",
+                   help="draw a new goal on reaching one (needs --continuing-task)")
+    p.set_defaults(func=_gen_scripted)
+
+
+def _gen_scripted(args) -> int:
+    from seemlab.data.scripted import ScriptedMazeConfig, behaviour_success_rate, generate_scripted
+
+    cfg = ScriptedMazeConfig(args.env, args.transitions, args.seed, args.noise,
+                             args.continuing_task, args.reset_target)
+    _report(generate_scripted(cfg, name=args.name, root=args.data_dir, progress=True))
+    rate = behaviour_success_rate(cfg)
+    print(f"behaviour policy success rate: {rate['success_rate']:.2f} over {rate['episodes']} "
+          f"episodes ({rate['seconds']:.1f} s)")
+    return 0
 
 
 def _list(args) -> int:

@@ -1,4 +1,5 @@
-"""Generate local datasets: random-policy data (QUICK, SPEC §0.3) and SAC behaviour data.
+"""Generate local datasets: random-policy data (QUICK, SPEC §0.3) and SAC behaviour data
+(scripted maze data: :mod:`seemlab.data.scripted`).
 
 Each dataset is a Minari dataset under ``data/local/<name>/`` plus ``card.json``
 (:mod:`seemlab.data.local`). Everything is seeded: the same config on CPU gives the same
@@ -155,8 +156,10 @@ def _float32_space(space):
 
 def write_dataset(name: str, episodes: list[Episode], env, *, generator: str, config: Any,
                   command: str, description: str, root: Path | None = None,
-                  observation_space=None, base_name: str | None = None) -> Path:
+                  observation_space=None, base_name: str | None = None,
+                  metadata: dict[str, Any] | None = None) -> Path:
     """Write ``episodes`` as a Minari dataset plus its card, atomically; returns the folder.
+    ``metadata``: extra Minari metadata, e.g. ``ref_min_score`` / ``ref_max_score``.
 
     Raises:
         ValueError: a dataset of that name already exists.
@@ -170,7 +173,8 @@ def write_dataset(name: str, episodes: list[Episode], env, *, generator: str, co
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=base))
     try:
         obs_space = observation_space or _float32_space(env.observation_space)
-        _write_minari(tmp / "data", name, episodes, env, obs_space, generator, description)
+        _write_minari(tmp / "data", name, episodes, env, obs_space, generator, description,
+                      metadata or {})
         card = make_card(tmp, name, episodes, env, generator, config, command)
         local.write_card(tmp, card | ({"base_name": base_name} if base_name else {}))
         tmp.rename(target)
@@ -180,7 +184,7 @@ def write_dataset(name: str, episodes: list[Episode], env, *, generator: str, co
 
 
 def _write_minari(path: Path, name: str, episodes: list[Episode], env, obs_space,
-                  generator: str, description: str) -> None:
+                  generator: str, description: str, metadata: dict[str, Any]) -> None:
     """Minari's metadata through Minari; episodes written as contiguous hdf5 datasets.
 
     Minari's own writer makes every dataset chunked and resizable, about 15 kB per episode (a
@@ -197,7 +201,7 @@ def _write_minari(path: Path, name: str, episodes: list[Episode], env, obs_space
         "dataset_id": name, "minari_version": importlib.metadata.version("minari"),
         "algorithm_name": f"seemlab {generator}", "author": {AUTHOR}, "code_permalink": CODE,
         "description": description, "total_episodes": len(episodes),
-        "total_steps": int(sum(len(ep.rewards) for ep in episodes))})
+        "total_steps": int(sum(len(ep.rewards) for ep in episodes))} | metadata)
     storage.update_metadata({"dataset_size": storage.get_size()})
 
 
@@ -367,5 +371,9 @@ def regenerate(card_path: Path, *, root: Path | None = None, progress: bool = Fa
         cfg = SACDataConfig.from_dict(card["config"])
         folders = generate_sac(cfg, name=card.get("base_name"), root=root, progress=progress)
         return folders[0 if generator == "sac-replay" else 1]
+    if generator == "scripted":
+        from seemlab.data.scripted import ScriptedMazeConfig, generate_scripted
+        return generate_scripted(ScriptedMazeConfig(**card["config"]), name=name, root=root,
+                                 progress=progress)
     raise ValueError(f"card {card_path} has generator {generator!r}; expected one of "
-                     f"'random', 'sac-replay', 'sac-policy'")
+                     f"'random', 'sac-replay', 'sac-policy', 'scripted'")
