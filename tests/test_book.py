@@ -235,6 +235,7 @@ def test_regenerate_box_gives_the_papermill_command_version_and_commit(tmp_path)
     assert box.metadata.tags == [book.REGENERATE_TAG]
     assert "papermill notebooks/toy.ipynb toy.ipynb -p profile quick -p seed 100\n" in box.source
     assert "seemlab book --only toy --profile quick" in box.source
+    assert "{download}`toy.ipynb <toy.ipynb>`" in box.source  # the executed notebook, beside the page
     assert f"seemlab {seemlab.__version__}, commit `unknown`" in box.source  # tmp_path is no checkout
     assert book.git_commit(ROOT) != "unknown"
 
@@ -304,3 +305,16 @@ def test_check_command_refuses_to_check_nothing(mini_book, capsys):
     (out / "claims.jsonl").write_text(json.dumps(_entry("good/x", "pass")) + "\n")
     assert main(["check", "--root", str(mini_book)]) == 2
     assert "expects no item reproduced" in capsys.readouterr().err
+
+
+def test_every_notebook_figure_has_a_caption_a_name_and_alt_text():
+    """myst-nb's keys, the same way on every page: ``mystnb: figure: caption/name`` numbers the
+    figure and captions it, ``mystnb: image: alt`` gives it alt text."""
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            where = f"{path.name} cell {i}"
+            assert not {"image", "figure"} & set(cell.metadata), f"{where}: put image/figure under mystnb"
+            mystnb = cell.metadata.get("mystnb", {})
+            if "figure" in mystnb:
+                assert mystnb["figure"].get("caption") and mystnb["figure"].get("name", "").startswith("fig-"), where
+                assert mystnb.get("image", {}).get("alt"), f"{where}: a figure without alt text"

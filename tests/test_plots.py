@@ -132,3 +132,16 @@ def test_power_label_names_the_exponent():
     from seemlab.plots import power_label
 
     assert power_label(1.0) == "$1/\\|u_t\\|$" and power_label(4 / 3) == "$\\|u_t\\|^{-4/3}$"
+
+
+def test_seed_curves_interpolates_seeds_logged_at_other_steps():
+    from seemlab.plots import seed_curves
+
+    fig, axes = panels(1)
+    curves = [(np.array([0.0, 10, 20, 30]), np.array([0.0, 10, 20, 30])),
+              (np.array([5.0, 15, 25]), np.array([5.0, 15, 25])),   # the same line, other steps
+              (np.array([0.0, 30]), np.array([3.0, 3.0]))]
+    seed_curves(axes[0], curves, color="C0")
+    bold = axes[0].get_lines()[-1]
+    np.testing.assert_array_equal(bold.get_xdata(), [0, 10, 20])  # up to 25, the last step all reached
+    np.testing.assert_array_equal(bold.get_ydata(), [3, 10, 20])    # median of (0, 5, 3), (10, 10, 3), ...

@@ -28,7 +28,7 @@
   function fmt(v) {
     if (v === 0) return "0";
     var a = Math.abs(v);
-    return (a >= 1e4 || a < 1e-2) ? v.toExponential(0).replace("e+", "e") : String(+v.toPrecision(3));
+    return (a >= 1e4 || a < 1e-2) ? v.toExponential(1).replace("e+", "e") : String(+v.toPrecision(3));
   }
 
   /* Round tick values over [lo, hi]: about n of them at 1, 2 or 5 times a power of ten. */
@@ -111,11 +111,11 @@
     if (opts.crash !== null && opts.crash !== undefined) {
       var cx = sx(opts.crash);
       svgEl("line", { x1: cx, x2: cx, y1: M.t, y2: M.t + ph, stroke: COLORS.crash, "class": "crash" }, svg);
-      text(svg, cx - 3, M.t + 11, "NaN at " + opts.crash, { "text-anchor": "end", fill: COLORS.crash, "class": "tick" });
+      text(svg, cx - 3, M.t + ph - 5, "NaN at " + opts.crash, { "text-anchor": "end", fill: COLORS.crash, "class": "tick" });
     }
     var legend = opts.series.filter(function (s) { return s.legend; });
     legend.forEach(function (s, i) {
-      var y = M.t + ph - 8 - 13 * (legend.length - 1 - i);
+      var y = M.t + 14 + 13 * i;
       svgEl("line", { x1: M.l + 8, x2: M.l + 26, y1: y - 3.5, y2: y - 3.5, stroke: s.color, "stroke-width": 2,
                       "stroke-dasharray": s.dash || "none" }, svg);
       text(svg, M.l + 30, y, s.legend, { "class": "tick" });

@@ -162,7 +162,9 @@ def show_parameters(defaults: str, injected: str) -> str:
 
 
 def regenerate_box(name: str, params: dict[str, str], root: Path) -> str:
-    """MyST for the box that gives the exact command regenerating page ``name`` of this build."""
+    """MyST for the box that gives the exact command regenerating page ``name`` of this build, and
+    a link that downloads the executed notebook (``{download}``: Sphinx copies the page's own
+    ``.ipynb``, which sits beside it in ``book/_executed/``, into the build)."""
     import shlex
 
     from seemlab import __version__
@@ -176,8 +178,9 @@ def regenerate_box(name: str, params: dict[str, str], root: Path) -> str:
             f"commit `{git_commit(root)}`. This command executes the same notebook with the same parameters "
             "(the parameters cell below shows the values used):\n\n"
             f"```bash\npapermill notebooks/{name}.ipynb {name}.ipynb {flags}\n```\n\n"
-            f"`{book_cmd}` executes it into the book instead. Download the notebook with the download "
-            "button at the top of the page; {doc}`/book/rerun` says more.\n:::")
+            f"`{book_cmd}` executes it into the book instead. Download this page's executed notebook: "
+            f"{{download}}`{name}.ipynb <{name}.ipynb>` (the download button at the top of the page offers it "
+            "too); {doc}`/book/rerun` says more.\n:::")
 
 
 def git_commit(root: Path) -> str:

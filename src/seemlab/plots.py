@@ -141,9 +141,10 @@ def seem_q_twin(ax, steps: np.ndarray, seem: np.ndarray, q_steps: np.ndarray, q:
 def seed_curves(ax, curves: list[tuple[np.ndarray, np.ndarray]], *, color: str, label: str | None = None,
                 log: bool = False, ls: str = "-") -> None:
     """One arm's curves: each seed's ``(steps: (T_i,), values: (T_i,))`` as a thin line and, when
-    there are several, their median over seeds as a bold line (on the steps all seeds reached).
-    ``log`` puts the y axis on a log scale; ``label`` goes on the bold line (the only line with
-    one seed)."""
+    there are several, their median over seeds as a bold line. The median is taken on the first
+    seed's steps up to the last step every seed reached (a diverged seed may stop early), each
+    seed interpolated there when its steps differ (e.g. episode ends). ``log`` puts the y axis on
+    a log scale; ``label`` goes on the bold line (the only line with one seed)."""
     if not curves:
         raise ValueError("seed_curves needs at least one (steps, values) curve")
     draw = ax.semilogy if log else ax.plot
@@ -152,6 +153,16 @@ def seed_curves(ax, curves: list[tuple[np.ndarray, np.ndarray]], *, color: str, 
         return
     for steps, values in curves:
         draw(steps, values, color=color, ls=ls, lw=0.8, alpha=0.35)
-    common = min(len(s) for s, _ in curves)  # a diverged seed may stop early
-    median = np.nanmedian(np.stack([np.asarray(v[:common], dtype=float) for _, v in curves]), axis=0)
-    draw(curves[0][0][:common], median, color=color, ls=ls, lw=2.0, label=label)
+    first = np.asarray(curves[0][0], dtype=float)
+    grid = first[first <= min(np.max(s) for s, _ in curves)]
+    median = np.nanmedian(np.stack([_on(grid, np.asarray(s, dtype=float), np.asarray(v, dtype=float))
+                                    for s, v in curves]), axis=0)
+    draw(grid, median, color=color, ls=ls, lw=2.0, label=label)
+
+
+def _on(grid: np.ndarray, steps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` over ``steps`` at the points of ``grid``: as they are when the steps match,
+    else linearly interpolated (NaN where a neighbour is not finite)."""
+    if steps.shape[0] >= grid.shape[0] and np.array_equal(steps[:grid.shape[0]], grid):
+        return values[:grid.shape[0]]
+    return np.interp(grid, steps, values)
