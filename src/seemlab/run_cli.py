@@ -54,8 +54,8 @@ def add_grid_arguments(p, many: bool = False) -> None:
     and a flag takes ``off``/``on`` values (bare: on); the sweep trains every combination.
     """
     values = dict(nargs="+") if many else {}
-    p.add_argument("--group", choices=tuple(GROUP_OPTIONS), default=["r-seem"] if many else "r-seem", **values,
-                   help="run group (default r-seem)")
+    p.add_argument("--group", default=["r-seem"] if many else "r-seem", **values,
+                   help=f"run group: {' | '.join(GROUP_OPTIONS)} (default r-seem)")
     p.add_argument("--task", **values, help="hopper | walker2d | halfcheetah | antmaze (default hopper; r-seem, "
                    "r-ddpg-abl, r-norm10)")
     p.add_argument("--fraction", type=float, **values,
@@ -75,7 +75,7 @@ def grid_options() -> dict:
     from seemlab.profiles import PROFILES
     from seemlab.runs import XPCT_ALGORITHMS
 
-    return dict(profile=choice(*PROFILES), task=choice("hopper", "walker2d", "halfcheetah", "antmaze"),
+    return dict(group=choice(*GROUP_OPTIONS), profile=choice(*PROFILES), task=choice("hopper", "walker2d", "halfcheetah", "antmaze"),
                 fraction=number(0, 1, lo_open=True), dataset=text(), seeds=sequence_of(integer(min=0)),
                 wait=number(0), algorithm=choice(*XPCT_ALGORITHMS))
 
