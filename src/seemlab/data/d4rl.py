@@ -62,7 +62,10 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def qlearning_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """D4RL's ``qlearning_dataset`` (terminate_on_end=False): keep i < T-1 with not timeouts[i]."""
+    """D4RL's ``qlearning_dataset`` (terminate_on_end=False): keep i < T-1 with not timeouts[i].
+
+    A kept transition whose successor row timed out (and is dropped) is the last of its episode:
+    it is flagged in ``timeouts``, so that episodes stay known (OPER-R, IQL's reward scaling)."""
     obs = arrays["observations"]
     rows = arrays["rewards"].reshape(-1).shape[0]
     if obs.ndim != 2 or arrays["actions"].ndim != 2 or obs.shape[0] != rows:
@@ -74,7 +77,7 @@ def qlearning_transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray
         "observations": obs[keep], "next_observations": obs[keep + 1],
         "actions": arrays["actions"][keep], "rewards": arrays["rewards"].reshape(-1)[keep],
         "terminals": arrays["terminals"].reshape(-1)[keep].astype(np.float32),
-        "timeouts": np.zeros(len(keep), np.float32),
+        "timeouts": timeouts[keep + 1].astype(np.float32),
     }
 
 

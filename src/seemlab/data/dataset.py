@@ -137,6 +137,20 @@ class TransitionDataset:
         return normalized_score(returns, reference if reference is not None else self.reference)
 
 
+EPISODE_GAP = 1e-6
+"""A transition whose s' is farther than this from the next row's s ends an episode (IQL's
+official ``split_into_trajectories``)."""
+
+
+def episode_ids(data: TransitionDataset) -> torch.Tensor:
+    """``(N,)`` long: the episode of each transition, 0, 1, ... in row order. An episode ends at a
+    terminal or timed-out transition, or where s' is not the next row's s."""
+    ends = (data.terminals > 0) | (data.timeouts > 0)
+    jumps = (data.observations[1:] - data.next_observations[:-1]).norm(dim=1) > EPISODE_GAP
+    ends[:-1] |= jumps
+    return torch.cat([ends.new_zeros(1), ends[:-1]]).long().cumsum(0)
+
+
 def validate(raw: RawTransitions, name: str) -> None:
     """Check shapes, finiteness and action bounds; raise ValueError naming the problem."""
     n = raw.observations.shape[0]

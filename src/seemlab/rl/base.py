@@ -4,9 +4,10 @@ A trainer holds S seeds of one algorithm, trained in lockstep (batched ensembles
 algorithm batches seeds). It is built by its module's ``make_trainer(cfg, data, seeds, device,
 gammas)`` and provides (see :class:`Trainer`):
 
-- ``update(batch, info=False) -> dict[str, float]``: one iteration on a :class:`Batch`; with
-  ``info`` it also leaves per-seed tensors ``(S,)`` in ``trainer.info`` (losses, gradient norms,
-  the minibatch's mean Q1) for the diagnostics;
+- ``update(batch, info=False, policy_batch=None) -> dict[str, float]``: one iteration on a
+  :class:`Batch`; policy improvement (the actor's loss) uses ``policy_batch`` when one is given
+  (OPER-R, :mod:`seemlab.rl.oper`), else ``batch``; with ``info`` it also leaves per-seed tensors
+  ``(S,)`` in ``trainer.info`` (losses, gradient norms, the minibatch's mean Q1) for the diagnostics;
 - ``q1_member(s)``: seed s's first critic as a standalone scalar ``nn.Module`` (a copy);
 - ``policy_member(s)``: seed s's deterministic policy ``(N, d_s) -> (N, d_a)`` in the action box;
 - ``state_dict()`` / ``load_state_dict()``: everything a resume needs (networks, optimisers,
@@ -70,7 +71,15 @@ class Sampler:
         self.cuts = [d_s, d_a, 1, d_s, 1]
 
     def __call__(self, batch_size: int) -> Batch:
-        idx = torch.stack([torch.randint(self.n, (batch_size,), generator=g) for g in self.generators])
+        return self.rows(torch.stack([torch.randint(self.n, (batch_size,), generator=g) for g in self.generators]))
+
+    def policy_batch(self, batch_size: int) -> Batch | None:
+        """The policy-improvement minibatch: None, i.e. the same batch as policy evaluation
+        (:class:`seemlab.rl.oper.OperSampler` draws a prioritized one)."""
+        return None
+
+    def rows(self, idx: torch.Tensor) -> Batch:
+        """The transitions at indices ``idx (S, B)`` as a :class:`Batch`."""
         rows = self.table.index_select(0, idx.to(self.device).view(-1))  # faster than table[idx] on CPU
         obs, act, rew, nobs, term = rows.view(*idx.shape, -1).split(self.cuts, dim=2)
         return Batch(obs, act, rew.squeeze(2), nobs, term.squeeze(2))
@@ -195,7 +204,7 @@ class Trainer(Protocol):
     step: int
     info: dict[str, torch.Tensor]
 
-    def update(self, batch: Batch, *, info: bool = False) -> dict[str, float]: ...
+    def update(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]: ...
 
     def q1_member(self, s: int) -> nn.Module: ...
 
@@ -230,7 +239,8 @@ def train(cfg: AgentConfig, data, seeds: Sequence[int] = (0,), *, device: torch.
     if callback is not None and trainer.step == 0 and callback(0, trainer, {}):
         return trainer
     for step in range(trainer.step + 1, cfg.steps + 1):
-        metrics = trainer.update(sampler(cfg.batch_size), info=bool(wants and wants(step)))
+        batch, policy_batch = sampler(cfg.batch_size), sampler.policy_batch(cfg.batch_size)
+        metrics = trainer.update(batch, info=bool(wants and wants(step)), policy_batch=policy_batch)
         if progress is not None:
             progress.update(1)
         if callback is not None and callback(step, trainer, metrics):

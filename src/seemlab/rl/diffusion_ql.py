@@ -444,18 +444,19 @@ class DiffusionQL:
             for group in opt.param_groups:
                 group["lr"] = lr * factor
 
-    def update(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+    def update(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]:
         """One Diffusion-QL iteration (critic, then ε_θ, then targets) on per-seed minibatches.
 
         ``info=True`` also stores per-seed ``(S,)`` tensors in ``self.info``: critic_loss, q1_batch,
         critic_grad_norm (Q_1's, before clipping), actor_loss, actor_grad_norm (before clipping),
-        bc_loss (L_d) and q_loss_term (η·L_q).
+        bc_loss (L_d) and q_loss_term (η·L_q). ε_θ learns on ``policy_batch`` when given (OPER-R).
         """
         self.step += 1
         self.set_learning_rates()
         obs, act, rew, nobs, term = batch
         critic_loss, q, y, q1_norm = self.critic_step(obs, act, rew, nobs, term)
-        actor_loss, bc, q_term, actor_norms = self.actor_step(obs, act)
+        pb = policy_batch or batch
+        actor_loss, bc, q_term, actor_norms = self.actor_step(pb.obs, pb.act)
         self.update_targets()
         if info:
             self.info.update(critic_loss=((q - y) ** 2).mean(2).sum(1), q1_batch=q[:, 0].mean(1),

@@ -63,8 +63,6 @@ from seemlab.rl.base import (AgentConfig, Batch, check_data, ensemble_q, grad_no
 ALGORITHMS = ("iql",)
 CRITICS = 2
 """C: twin critics (the official ``DoubleCritic``)."""
-EPISODE_GAP = 1e-6
-"""A transition whose s' is farther than this from the next row's s ends an episode (official)."""
 ROLES = dict(critic=20, value=22, actor=23, target_dropout=24)
 """Roles of :func:`member_seed`: critic c of a seed uses ``critic + c``."""
 
@@ -150,12 +148,12 @@ def cosine_lr(base: float, done: int, total: int) -> float:
 
 
 def episode_returns(data) -> torch.Tensor:
-    """``(E,)`` the returns of the dataset's episodes, split where a transition is terminal, timed
-    out, or its s' is not the next row's s (the official ``split_into_trajectories``)."""
-    ends = (data.terminals > 0) | (data.timeouts > 0)
-    jumps = (data.observations[1:] - data.next_observations[:-1]).norm(dim=1) > EPISODE_GAP
-    ends[:-1] |= jumps
-    episode = torch.cat([ends.new_zeros(1), ends[:-1]]).long().cumsum(0)
+    """``(E,)`` the returns of the dataset's episodes (:func:`seemlab.data.dataset.episode_ids`:
+    split where a transition is terminal, timed out, or its s' is not the next row's s, as the
+    official ``split_into_trajectories``)."""
+    from seemlab.data.dataset import episode_ids
+
+    episode = episode_ids(data)
     return torch.zeros(int(episode[-1]) + 1, device=data.rewards.device).index_add_(0, episode, data.rewards)
 
 
@@ -291,17 +289,21 @@ class IQL:
         self.critic_opt.step()
         return q.detach(), y
 
-    def update(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+    def update(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]:
         """One IQL iteration (V, actor, Q, EMA) on per-seed minibatches (leading axis S); returns
-        float metrics. ``info=True`` also stores per-seed ``(S,)`` tensors in ``self.info``."""
+        float metrics. ``info=True`` also stores per-seed ``(S,)`` tensors in ``self.info``. The
+        actor's advantage-weighted regression uses ``policy_batch`` when given (OPER-R)."""
         self.step += 1
         obs, act, rew, nobs, term = batch
         with torch.no_grad():
             q_target = self.q(obs, act, target=True).min(1).values  # min_c Q̄_c(s, a): (S, B)
         value_loss = self.value_step(obs, q_target)
+        pb = policy_batch or batch
         with torch.no_grad():
-            advantage = q_target - self.value(obs)
-        actor_loss, weight_mean = self.actor_step(obs, act, advantage)
+            if policy_batch is not None:
+                q_target = self.q(pb.obs, pb.act, target=True).min(1).values
+            advantage = q_target - self.value(pb.obs)
+        actor_loss, weight_mean = self.actor_step(pb.obs, pb.act, advantage)
         if info:
             self._actor_info(value_loss, actor_loss, weight_mean)
         q, y = self.critic_step(obs, act, rew, nobs, term)

@@ -274,22 +274,25 @@ class SAC:
         return loss, per_seed.detach()
 
     # ----------------------------------------------------------------- the update
-    def update(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+    def update(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]:
         """One iteration on per-seed minibatches (leading axis S); returns float metrics.
 
         All gradients are taken at the current parameters, then every optimiser steps, then the
         targets move (with ``critic_first``: :meth:`update_in_order`). ``info=True`` also stores
-        per-seed tensors in ``self.info``.
+        per-seed tensors in ``self.info``. The actor (and α) learn on ``policy_batch`` when given
+        (OPER-R).
         """
         if self.cfg.critic_first:
-            return self.update_in_order(batch, info=info)
+            return self.update_in_order(batch, info=info, policy_batch=policy_batch)
         self.step += 1
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         stats = self.policy_stats(batch.obs)
         with torch.no_grad():
             next_stats = self.policy_stats(batch.next_obs)
-        actor_loss, actor_per_seed = self.actor_loss(batch.obs, stats)
+        policy_obs, policy_stats = (batch.obs, stats) if policy_batch is None else \
+            (policy_batch.obs, self.policy_stats(policy_batch.obs))
+        actor_loss, actor_per_seed = self.actor_loss(policy_obs, policy_stats)
         critic_loss, diag = self.critic_loss(batch, (stats[0].detach(), stats[1].detach()), next_stats)
         (actor_loss + critic_loss).backward()  # disjoint parameters: one backward pass for both
         if info:
@@ -302,7 +305,7 @@ class SAC:
         return {"critic_loss": float(diag["critic_loss"].sum()) / self.S,
                 "actor_loss": float(actor_per_seed.sum()) / self.S}
 
-    def update_in_order(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+    def update_in_order(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]:
         """CleanRL's order: a critic step; every k-th update (k = ``policy_frequency``) k actor
         (and α) steps on the updated critics, each on a fresh ã; every ``target_frequency``-th
         update the target EMA. Returns "critic_loss", "q1_batch" and, when the actor stepped,
@@ -321,7 +324,8 @@ class SAC:
         if self.step % cfg.policy_frequency == 0:
             for _ in range(cfg.policy_frequency):  # CleanRL: make up for the delay
                 actor_opt.zero_grad(set_to_none=True)
-                actor_loss, actor_per_seed = self.actor_loss(batch.obs, self.policy_stats(batch.obs))
+                policy_obs = (policy_batch or batch).obs
+                actor_loss, actor_per_seed = self.actor_loss(policy_obs, self.policy_stats(policy_obs))
                 actor_loss.backward()
                 if info:
                     self.info.update(actor_loss=actor_per_seed, actor_grad_norm=grad_norm(self.actor), alpha=self.alpha)

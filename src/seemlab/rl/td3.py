@@ -230,11 +230,11 @@ class TD3:
             return
         lerp_targets([(self.critic, self.critic_target), (self.actor, self.actor_target)], self.cfg.tau)
 
-    def update(self, batch: Batch, *, info: bool = False) -> dict[str, float]:
+    def update(self, batch: Batch, *, info: bool = False, policy_batch: Batch | None = None) -> dict[str, float]:
         """One TD3 iteration on per-seed minibatches (leading axis S); returns float metrics.
 
         ``info=True`` also stores per-seed tensors (losses, batch Q1, gradient norms) in
-        ``self.info`` for the diagnostics.
+        ``self.info`` for the diagnostics. The actor learns on ``policy_batch`` when given (OPER-R).
         """
         self.step += 1
         obs, act, rew, nobs, term = batch
@@ -245,7 +245,8 @@ class TD3:
             self.info["q1_batch"] = q[:, 0].mean(1)
         out = {"critic_loss": float(critic_loss) / self.S}
         if self.step % self.cfg.policy_freq == 0:
-            actor_loss = self.actor_step(obs, act)
+            pb = policy_batch or batch
+            actor_loss = self.actor_step(pb.obs, pb.act)
             self.update_targets()
             if info:
                 self.info["actor_grad_norm"] = grad_norm(self.actor)
