@@ -35,8 +35,8 @@ def test_qlearning_semantics_and_reference(tmp_path):
     assert np.allclose(data.observations.numpy(), arrays["observations"][keep])
     assert np.allclose(data.next_observations.numpy(), arrays["observations"][np.add(keep, 1)])
     assert data.terminals.sum() == 1
-    # the rows before each dropped timeout row (8 and 28) end their episodes
-    assert [keep[i] for i in np.flatnonzero(data.timeouts.numpy())] == [8, 28]
+    # the rows before each dropped timeout row (9, 29 and the last, 39) end their episodes
+    assert [keep[i] for i in np.flatnonzero(data.timeouts.numpy())] == [8, 28, 38]
     assert data.reference.min == -20.272305 and "D4RL" in data.reference.source
     assert data.env_id == "Hopper-v5"
     assert data.action_low.tolist() == [-1, -1] and data.action_high.tolist() == [1, 1]
