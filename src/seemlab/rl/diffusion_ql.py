@@ -125,6 +125,8 @@ class DiffusionQLConfig(AgentConfig):
     """Cosine decay of both learning rates to 0 over ``steps`` (see :data:`ANTMAZE`)."""
     eval_samples: int = 50
     """Actions sampled per state by :meth:`DiffusionQL.act` (official: 50)."""
+    reward_scale: float = 1.0
+    """r ← reward_scale · r in the critic's target (the SEEM paper's AntMaze: 10, "+10 on success")."""
 
     ALGORITHMS = ALGORITHMS
 
@@ -137,7 +139,7 @@ class DiffusionQLConfig(AgentConfig):
                     actor_activation=choice(*ACTIVATIONS), bc_coef=weight, eta=weight, tau=rate, actor_ema_tau=rate,
                     update_ema_every=integer(min=1), step_start_ema=integer(min=0), max_q_backup=boolean(),
                     q_backup_samples=integer(min=1), grad_clip=weight, lr_decay=boolean(),
-                    eval_samples=integer(min=1))
+                    eval_samples=integer(min=1), reward_scale=number(0, lo_open=True))
 
     def validate(self) -> None:
         super().validate()
@@ -147,13 +149,19 @@ class DiffusionQLConfig(AgentConfig):
 
 CONFIG = DiffusionQLConfig
 
-ANTMAZE = dict(eta=4.5, bc_coef=0.5, max_q_backup=True, grad_clip=10.0, lr_decay=True)
+ANTMAZE = dict(eta=4.5, bc_coef=0.5, max_q_backup=True, grad_clip=10.0, lr_decay=True, reward_scale=10.0)
 """AntMaze overrides: official antmaze-large-play-v0 row of ``main.py`` (η 4.5, gn 10.0,
 max_q_backup; lr 3e-4 is the default), the SEEM paper's ``diff_coef`` 0.5 for every AntMaze task
 (its Fig 7 / Table 1) and lr decay (official README ``--lr_decay``). The official scheduler is a
 cosine with T_max = epochs stepped once per 50 epochs, so it barely decays (< 0.3 %); ours decays
-over ``steps`` as the paper describes. The official AntMaze reward tuning (r − 0.5)·4, or the
-SEEM paper's ×10, belongs to the data, not to this config."""
+over ``steps`` as the paper describes. Rewards: the SEEM paper's "+10 on success, else 0"
+(App. E), i.e. ``reward_scale`` 10 on the datasets' 0/1 sparse rewards (Diffusion-QL's own code
+uses (r − 0.5)·4 instead). The per-task gradient clips of the SEEM code are
+:data:`ANTMAZE_GRAD_CLIP` (10 here is large-play's)."""
+
+ANTMAZE_GRAD_CLIP = {"umaze": 2.0, "umaze-diverse": 3.0, "medium-play": 2.0, "medium-diverse": 1.0,
+                     "large-play": 10.0, "large-diverse": 7.0}
+"""The SEEM paper's code (``hps.py``): global gradient-norm clip per AntMaze task."""
 
 
 def preset(name: str = "diffusion_ql", **overrides) -> DiffusionQLConfig:
@@ -386,7 +394,7 @@ class DiffusionQL:
             tq = self.q(nobs_rep, self.to_box(u2), target=True)  # (S, C, R·B)
             if R > 1:
                 tq = tq.view(S, self.C, B, R).amax(-1)
-            return rew + self.gammas * (1.0 - term) * tq.min(1).values
+            return self.cfg.reward_scale * rew + self.gammas * (1.0 - term) * tq.min(1).values
 
     def critic_step(self, obs, act, rew, nobs, term) -> tuple[torch.Tensor, ...]:
         """One critic update (clipped); returns ``L_Q`` summed over seeds, the values ``(S, C, B)``

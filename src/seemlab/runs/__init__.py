@@ -45,6 +45,7 @@ from seemlab import rl
 from seemlab.diagnostics import Diagnostics, DiagnosticsCallback, DiagnosticsConfig
 from seemlab.guard import GuardCallback, GuardConfig
 from seemlab.rl.base import AgentConfig, Sampler, Trainer, train
+from seemlab.rl.oper import OperSampler
 from seemlab.rl.td3 import TD3Config
 from seemlab.runs.evaluate import evaluate
 from seemlab.runs.cache import (CACHE_ENV, CacheWarning, CorruptFileError, Lock, LockTimeout,  # noqa: F401 (API)
@@ -77,17 +78,29 @@ class RunConfig:
     guard: GuardConfig | None = None
     """The SEEM guard (:mod:`seemlab.guard`, beyond the paper); None: none, and no key in the hash.
     Guarded runs share an ensemble only with runs of the same guard (it reacts per seed)."""
+    oper_p_base: float | None = None
+    """OPER-R (:mod:`seemlab.rl.oper`) with this p_base for the policy-improvement batches (the
+    SEEM paper: 0 on the medium and large mazes); None: uniform, and no key in the hash."""
+    eval_every: int = 0
+    """Also evaluate every this many steps, ``eval_episodes`` episodes each (meta ``evals``, and
+    the scores ``score_last10``, the mean of the last 10 evaluations, and ``score_best``); 0:
+    only after training, and no key in the hash."""
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+OPTIONAL_FIELDS = {"guard": None, "oper_p_base": None, "eval_every": 0}
+"""Fields added after runs were cached: left out of the config (and of its hash) at these values,
+so that the keys of runs made before they existed stay the same."""
+
+
 def config_dict(cfg: RunConfig) -> dict:
-    """The config as plain JSON-able data (without ``guard`` when it is None: the keys of runs
-    made before the guard existed stay the same)."""
+    """The config as plain JSON-able data, without the :data:`OPTIONAL_FIELDS` at their defaults."""
     out = dataclasses.asdict(cfg)
-    if out.get("guard", 0) is None:
-        del out["guard"]
+    for name, default in OPTIONAL_FIELDS.items():
+        if name in out and out[name] == default:
+            del out[name]
     return out
 
 
@@ -363,6 +376,12 @@ def _check_run(cfg: RunConfig) -> None:
         raise ValueError(f"fraction must be in (0, 1], got {cfg.fraction!r}")
     if cfg.eval_episodes < 0:
         raise ValueError(f"eval_episodes must be >= 0, got {cfg.eval_episodes!r}")
+    if cfg.eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0, got {cfg.eval_every!r}")
+    if cfg.oper_p_base is not None and not cfg.oper_p_base >= 0:
+        raise ValueError(f"oper_p_base must be None or >= 0, got {cfg.oper_p_base!r}")
+    if cfg.oper_p_base is not None and cfg.fraction != 1.0:
+        raise ValueError(f"OPER-R needs whole trajectories; fraction must be 1 with oper_p_base, got {cfg.fraction!r}")
     from seemlab.data import parse_spec
 
     parse_spec(cfg.dataset)
@@ -403,12 +422,13 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
     data = load_dataset(cfg.dataset, cfg.fraction, cfg.normalize_states).to(device)
     torch.manual_seed(seeds[0])  # the global stream only feeds dropout masks
     agent = rl.make_trainer(cfg.agent, data, seeds, device, gammas)
-    sampler = Sampler(data, seeds)
+    sampler = Sampler(data, seeds) if cfg.oper_p_base is None else OperSampler(data, seeds, cfg.oper_p_base)
     diags = [Diagnostics(c.diagnostics, data, c.agent.gamma, c.seed, c.agent.steps) for c in cfgs]
     callback = DiagnosticsCallback(diags)
     guard = GuardCallback(cfg.guard, callback) if cfg.guard is not None else None
     callback = guard or callback
     q1_init = [_q1_state(agent, s) for s in range(len(seeds))]
+    evals: list[list[dict]] = [[] for _ in cfgs]  # per member: the periodic evaluations so far
     elapsed = 0.0
     state = load_checked(ckpt, _parse_checkpoint) if resume else None
     if state is not None:
@@ -417,16 +437,19 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
         torch.set_rng_state(state["torch_rng"])
         for d, s in zip(diags, state["diagnostics"]):
             d.load_state_dict(s)
-        q1_init, elapsed = state["q1_init"], state["elapsed"]
+        q1_init, elapsed, evals = state["q1_init"], state["elapsed"], state.get("evals", evals)
         if guard is not None:
             guard.load_state_dict(state["guard"])
     start = time.perf_counter()
 
     def step_callback(step: int, ag: Trainer, metrics: dict) -> bool:
         stop = callback(step, ag, metrics)
+        if cfg.eval_every and step > 0 and step % cfg.eval_every == 0:
+            for s, c in enumerate(cfgs):
+                evals[s].append({"step": step, **evaluate(ag, s, data, c.eval_episodes, c.seed)})
         # Never at step 0: resuming there would log step 0 again (train calls back at step 0 first).
         if 0 < step < cfg.agent.steps and step % checkpoint_every == 0 and not stop:
-            _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start, guard)
+            _save_checkpoint(ckpt, ag, sampler, diags, q1_init, elapsed + time.perf_counter() - start, guard, evals)
         if hook is not None:
             hook(step)
         return stop
@@ -448,6 +471,8 @@ def _train_locked(cfgs, device, progress, checkpoint_every, hook, ckpt: Path, re
                 "eval": evaluate(agent, s, data, c.eval_episodes, c.seed)}
         if guard is not None:
             meta["guard_events"] = guard.member_events(s)
+        if cfg.eval_every:
+            meta.update(evals=evals[s], **periodic_scores(evals[s]))
         result = RunResult(config_dict(c), d.finalize(), meta, q1_init[s], _q1_state(agent, s))
         save_result(run_path(c), result)
     ckpt.unlink(missing_ok=True)
@@ -461,10 +486,21 @@ def _flat(state: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([v.reshape(-1) for v in state.values()])
 
 
-def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float, guard=None) -> None:
+def periodic_scores(evals: list[dict]) -> dict:
+    """``score_last10`` (the mean normalized score of the last 10 evaluations, the SEEM paper's
+    AntMaze metric) and ``score_best`` (the best one, Diffusion-QL's metric); None without scores."""
+    scores = [e["normalized"] for e in evals if e.get("normalized") is not None]
+    if not scores:
+        return {"score_last10": None, "score_best": None}
+    return {"score_last10": float(np.mean(scores[-10:])), "score_best": float(np.max(scores))}
+
+
+def _save_checkpoint(path: Path, agent, sampler, diags, q1_init, elapsed: float, guard=None,
+                     evals: list | None = None) -> None:
     """Everything a resume needs, as what ``torch.load(weights_only=True)`` accepts."""
     state = {"agent": agent.state_dict(), "sampler": sampler.state(), "torch_rng": torch.get_rng_state(),
-             "diagnostics": [d.state_dict() for d in diags], "q1_init": q1_init, "elapsed": elapsed}
+             "diagnostics": [d.state_dict() for d in diags], "q1_init": q1_init, "elapsed": elapsed,
+             "evals": evals or []}
     if guard is not None:
         state["guard"] = guard.state_dict()
     buffer = io.BytesIO()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 
 from seemlab.envs import flat_obs, make_env
@@ -16,25 +17,40 @@ def evaluate(agent: Trainer, s: int, data, episodes: int, seed: int) -> dict:
     Episode i resets with seed ``seed + 100 + i``. The score is D4RL-normalized with the
     dataset's reference scores, or with D4RL's constants for the task family when the dataset
     has none (then ``source`` says that those constants were applied to Gymnasium returns).
+
+    Goal-reaching envs (their ``info`` has ``success``: AntMaze, PointMaze) end an episode at the
+    first success, as D4RL's AntMaze evaluation does, and score 100 × the success rate (D4RL's
+    AntMaze normalisation: references 0 and 1). A non-finite action (a diverged policy) ends its
+    episode as a failure, with the return so far.
     """
     if episodes == 0 or data.env_id is None:
         return {"episodes": 0, "reason": "no evaluation" if episodes == 0 else "dataset names no env"}
     env = make_env(data.env_id)
     policy = agent.policy_member(s)
-    returns = []
+    returns, successes, nonfinite = [], [], 0
     with torch.no_grad():
         for i in range(episodes):
-            obs, _ = env.reset(seed=int(seed) + 100 + i)
-            total, done = 0.0, False
+            obs, info = env.reset(seed=int(seed) + 100 + i)
+            total, done, success = 0.0, False, False
             while not done:
-                x = data.normalize_obs(flat_obs(obs)).unsqueeze(0)
-                obs, r, term, trunc, _ = env.step(policy(x)[0].cpu().numpy())
-                total, done = total + float(r), term or trunc
+                action = policy(data.normalize_obs(flat_obs(obs)).unsqueeze(0))[0].cpu().numpy()
+                if not np.isfinite(action).all():
+                    nonfinite += 1
+                    break
+                obs, r, term, trunc, info = env.step(action)
+                success = bool(info.get("success", False))
+                total, done = total + float(r), term or trunc or success
             returns.append(total)
+            successes.append(success)
     env.close()
+    out = {"episodes": episodes, "returns": returns, "mean_return": float(np.mean(returns))}
+    if nonfinite:
+        out["nonfinite_episodes"] = nonfinite
+    if "success" in info:
+        return {**out, "successes": successes, "normalized": 100.0 * float(np.mean(successes)),
+                "source": "100 × success rate (D4RL AntMaze normalisation, references 0 and 1)"}
     score = _score(returns, data)
-    return {"episodes": episodes, "returns": returns, "mean_return": score.raw, "normalized": score.normalized,
-            "source": score.source}
+    return {**out, "mean_return": score.raw, "normalized": score.normalized, "source": score.source}
 
 
 def _score(returns, data):
