@@ -23,11 +23,14 @@ Reported, as ratios measured here:
 
 The file is written to ``--out`` (default ``benchmarks/results/train_throughput_<device>.md``):
 a header with the machine (torch version, processor, threads, load average at the start) and
-the settings, then one table. ``--device cuda`` on a machine without a GPU skips the CUDA rows
+the settings, then one table. ``--rates-out FILE`` also writes seemlab's updates/s per algorithm and
+width as JSON under the device's name (other devices' entries are kept): ``seemlab sweep --dry-run``
+estimates a grid's cost from ``benchmarks/results/updates_per_s.json``. ``--device cuda`` on a machine without a GPU skips the CUDA rows
 (it prints why and writes nothing).
 
     .venv/bin/python benchmarks/train_throughput.py [--algorithms td3_bc iql cql diffusion_ql]
         [--steps 1000] [--repeats 5] [--device cpu] [--out benchmarks/results/train_throughput_cpu.md]
+        [--rates-out benchmarks/results/updates_per_s.json]
 
 The committed CPU file was made with ``--repeats 8`` on one thread (the script sets it).
 """
@@ -36,9 +39,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import datetime
+import json
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -558,8 +564,10 @@ def same_seed_gap(data, device, steps=200) -> float:
     return float((together.critic.flat(k) - alone).abs().max() / alone.abs().max())
 
 
-def algorithm_rows(algorithm: str, cpu_data, data, steps: int, repeats: int, device: str) -> list[str]:
-    """Plain vs ours updates/s at widths 64 and 256 (TD3+BC: also the FLOP rate at 256)."""
+def algorithm_rows(algorithm: str, cpu_data, data, steps: int, repeats: int, device: str,
+                   rates: dict) -> list[str]:
+    """Plain vs ours updates/s at widths 64 and 256 (TD3+BC: also the FLOP rate at 256); ours is
+    also put into ``rates[algorithm][str(width)]``."""
     rows = []
     for width in (64, 256):
         n = timed_steps(algorithm, width, steps)
@@ -567,6 +575,7 @@ def algorithm_rows(algorithm: str, cpu_data, data, steps: int, repeats: int, dev
         ours_rate = ours_timer(algorithm, data, width, device)
         pairs = timed_pairs(lambda: plain_rate(n), lambda: ours_rate(n), repeats)
         plain, ours = max(p for p, _ in pairs), max(o for _, o in pairs)
+        rates.setdefault(algorithm, {})[str(width)] = round(ours, 1)
         median = float(np.median([o / p for p, o in pairs]))  # how much the noise moves the ratio
         label = f"{LABELS[algorithm]} updates/s, width {width}"
         rows.append(f"| {label} | {plain:.1f} | {ours:.1f} | {ours / plain:.2f}× (median pair {median:.2f}×) |")
@@ -607,14 +616,14 @@ def _quick_rate(data, cfg, n, device) -> float:
     return n / (clock() - start)
 
 
-def measure(device: str, algorithms, steps: int, repeats: int) -> list[str]:
+def measure(device: str, algorithms, steps: int, repeats: int, rates: dict) -> list[str]:
     if device == "cpu":
         torch.set_num_threads(1)
     cpu_data = runs.load_dataset("local:hopper-random-10k-v0")
     data = cpu_data.to(device)  # ours and the diagnostics; the plain references move their own copy
     rows = []
     for algorithm in algorithms:
-        rows += algorithm_rows(algorithm, cpu_data, data, steps, repeats, device)
+        rows += algorithm_rows(algorithm, cpu_data, data, steps, repeats, device, rates)
     if "td3_bc" in algorithms:
         rows += td3_extra_rows(data, steps, repeats, device)
     return rows
@@ -650,13 +659,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="repeats per measurement (best kept)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (skipped when no GPU is present)")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/train_throughput_<device>.md")
+    parser.add_argument("--rates-out", type=Path, help="also write ours' updates/s as JSON here (for seemlab sweep "
+                        "--dry-run: benchmarks/results/updates_per_s.json)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device on this machine: the CUDA rows are skipped, nothing written")
         return
     out = args.out or Path(f"benchmarks/results/train_throughput_{args.device.split(':')[0]}.md")
     load = os.getloadavg()[0]
-    rows = measure(args.device, args.algorithms, args.steps, args.repeats)
+    rates: dict = {}
+    rows = measure(args.device, args.algorithms, args.steps, args.repeats, rates)
     load_end = os.getloadavg()[0]
     head = [f"# Training throughput ({args.device})", "",
             f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
@@ -673,6 +685,25 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)
+    if args.rates_out:
+        write_rates(args.rates_out, args.device.split(":")[0], rates, max(load, load_end))
+
+
+def write_rates(path: Path, device: str, rates: dict, load: float) -> None:
+    """``rates`` (updates/s by algorithm and width) into ``path`` under ``device``, keeping the
+    entries of other devices and of algorithms not timed now."""
+    table = json.loads(path.read_text()) if path.exists() else {}
+    entry = table.get(device, {})
+    entry.update(date=datetime.date.today().isoformat(), torch=torch.__version__,
+                 processor=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
+                 cores=os.cpu_count(), load_average=round(load, 2),
+                 command=" ".join(["benchmarks/train_throughput.py", *sys.argv[1:]]),
+                 what="seemlab's updates/s of one seed (make_trainer, update(Sampler(...)(256))), actor and "
+                      "critic of the width, Hopper random data, batch 256; diagnostics and evaluation not included",
+                 updates_per_s={**entry.get("updates_per_s", {}), **rates})
+    table[device] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

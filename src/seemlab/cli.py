@@ -1,4 +1,4 @@
-"""The ``seemlab`` command line: ``seemlab book``, ``seemlab data ...``.
+"""The ``seemlab`` command line: ``seemlab book``, ``seemlab data ...``, ``seemlab run``, ``seemlab sweep``.
 
 Each command lives in its own module, which exposes ``add_parser(subparsers)``; the parser
 sets ``func``, called with the parsed arguments. Heavy imports stay inside the commands.
@@ -11,10 +11,11 @@ import sys
 
 from seemlab import book
 from seemlab import run_cli
+from seemlab import sweep
 from seemlab.params import check_options
 from seemlab.data import cli as data_cli
 
-COMMANDS = [book, data_cli, run_cli]
+COMMANDS = [book, data_cli, run_cli, sweep]
 
 
 def main(argv: list[str] | None = None) -> int:
