@@ -37,7 +37,7 @@ def _rows(axes):
 def test_panels_wraps_more_than_four_into_rows_in_reading_order():
     import matplotlib.pyplot as plt
 
-    from seemlab.plots import MAX_COLS
+    from seemlab.plots import MAX_COLS, PAGE_WIDTH
 
     fig, axes = panels(7, width=2.0, height=2.0)
     assert axes.shape == (7,) and len(fig.axes) == 7  # the 8th slot of the 2 x 4 grid is removed
@@ -45,8 +45,14 @@ def test_panels_wraps_more_than_four_into_rows_in_reading_order():
     assert [ax.get_subplotspec().colspan.start for ax in axes] == [0, 1, 2, 3, 0, 1, 2]
     assert tuple(fig.get_size_inches()) == (2.0 * MAX_COLS, 4.0)
     plt.close(fig)
-    fig, axes = panels(4)
+    fig, axes = panels(4, width=2.5)
     assert axes.shape == (4,) and _rows(axes) == [4]
+    fig, axes = panels(4, width=3.0)  # 12 inches would not fit the page: 2 x 2, not 3 + 1
+    assert axes.shape == (4,) and _rows(axes) == [2, 2] and max(fig.get_size_inches()) <= PAGE_WIDTH
+    fig, axes = panels(7, width=3.4)
+    assert _rows(axes) == [3, 3, 1]
+    fig, axes = panels(3, width=3.5)
+    assert _rows(axes) == [3]
     fig2, grid = panels(2, 3)
     assert grid.shape == (3, 2)
     plt.close("all")

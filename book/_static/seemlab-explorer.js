@@ -10,7 +10,7 @@
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
   var COLORS = { td: "#0173b2", seem: "#d55e00", next: "#0173b2", self: "#de8f05", crash: "#c00000" };
-  var W = 320, H = 240, M = { l: 62, r: 12, t: 24, b: 44 };
+  var W = 320, H = 250, M = { l: 68, r: 12, t: 26, b: 48 };
   var BLOWUP = 1e6; // the toy's divergence criterion: the TD panel is cut at 2x this
 
   function el(tag, attrs, parent, ns) {
@@ -82,12 +82,12 @@
     ticks.forEach(function (v) {
       var y = sy(v);
       svgEl("line", { x1: M.l, x2: M.l + pw, y1: y, y2: y }, grid);
-      text(svg, M.l - 5, y + 3.5, opts.log ? "1e" + Math.round(Math.log10(v)) : fmt(v), { "text-anchor": "end", "class": "tick" });
+      text(svg, M.l - 5, y + 4, opts.log ? "1e" + Math.round(Math.log10(v)) : fmt(v), { "text-anchor": "end", "class": "tick" });
     });
     linearTicks(0, opts.xmax, 4).forEach(function (v) {
       var x = sx(v);
       svgEl("line", { x1: x, x2: x, y1: M.t, y2: M.t + ph }, grid);
-      text(svg, x, M.t + ph + 14, fmt(v), { "text-anchor": "middle", "class": "tick" });
+      text(svg, x, M.t + ph + 16, fmt(v), { "text-anchor": "middle", "class": "tick" });
     });
     svgEl("rect", { x: M.l, y: M.t, width: pw, height: ph, "class": "frame" }, svg);
     if (opts.zeroLine && lo < 0 && hi > 0) {
@@ -115,15 +115,15 @@
     }
     var legend = opts.series.filter(function (s) { return s.legend; });
     legend.forEach(function (s, i) {
-      var y = M.t + 14 + 13 * i;
+      var y = M.t + 16 + 15 * i;
       svgEl("line", { x1: M.l + 8, x2: M.l + 26, y1: y - 3.5, y2: y - 3.5, stroke: s.color, "stroke-width": 2,
                       "stroke-dasharray": s.dash || "none" }, svg);
       text(svg, M.l + 30, y, s.legend, { "class": "tick" });
     });
-    text(svg, M.l + pw / 2, 15, opts.title, { "text-anchor": "middle", "class": "title" });
+    text(svg, M.l + pw / 2, 17, opts.title, { "text-anchor": "middle", "class": "title" });
     text(svg, M.l + pw / 2, H - 8, opts.xlabel, { "text-anchor": "middle", "class": "label" });
     text(svg, 0, 0, opts.ylabel, { "text-anchor": "middle", "class": "label",
-                                    transform: "translate(14," + (M.t + ph / 2) + ") rotate(-90)" });
+                                    transform: "translate(16," + (M.t + ph / 2) + ") rotate(-90)" });
   }
 
   function label(axis, value) {
@@ -165,8 +165,7 @@
     var caption = el("p", { "class": "seemlab-explorer-summary", "aria-live": "polite" }, root);
     var figure = el("div", { "class": "seemlab-explorer-panels" }, root);
     var svgs = ["td", "seem", "ntk"].map(function (kind) {
-      return svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "class": "panel-" + kind,
-                            width: W, height: H }, figure);
+      return svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "class": "panel-" + kind }, figure);
     });
     var alts = [
       "TD error ‖u_t‖ on a log scale over SGD steps for the chosen setting",

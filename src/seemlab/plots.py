@@ -2,7 +2,8 @@
 
 :data:`STYLE` is seaborn's ``whitegrid`` theme in its ``notebook`` context (scaled down for
 panels about 3 inches wide) with the colour-blind palette; :func:`use_style` applies it.
-:func:`panels` lays out at most :data:`MAX_COLS` panels a row, wrapping more into a grid. The
+:func:`panels` lays out at most :data:`MAX_COLS` panels a row and no row wider than the page,
+wrapping more into a grid. The
 panels that several pages draw live here, so those pages draw them alike:
 
 - :func:`crash_fit_panel`: the toy's inverse TD error with the crash-step fit (Figs 2 and 10);
@@ -24,6 +25,9 @@ import seaborn as sns
 
 MAX_COLS = 4
 """At most this many panels a row; :func:`panels` wraps more into rows."""
+PAGE_WIDTH = 10.5
+"""Inches: the widest figure the book shows at a readable scale. The page column is about 800 px,
+so a figure this wide is drawn at about 70 % and its 9.6 pt labels stay about 10 px tall."""
 
 
 def _style() -> dict:
@@ -53,19 +57,22 @@ def use_style() -> None:
 
 
 def panels(ncols: int, nrows: int = 1, *, width: float = 3.4, height: float = 3.0, **kwargs):
-    """``plt.subplots`` sized per panel; returns ``(fig, axes)`` with axes always an array.
+    """``plt.subplots`` sized per panel (``width`` × ``height`` inches); returns ``(fig, axes)``
+    with axes always an array.
 
-    One row of ``ncols`` panels gives a flat array of ``ncols`` axes; past :data:`MAX_COLS` they
-    wrap into rows of :data:`MAX_COLS` (the last row's unused slots removed), still flat and in
-    reading order. ``nrows > 1`` gives the ``(nrows, ncols)`` array, as ``plt.subplots`` does."""
+    One row of ``ncols`` panels gives a flat array of ``ncols`` axes, in reading order. A row
+    wider than :data:`PAGE_WIDTH` or longer than :data:`MAX_COLS` panels wraps into a grid with
+    rows as even as possible (4 panels: 2 × 2; 7 panels: 4 + 3 or 3 + 3 + 1), the unused slots
+    removed. ``nrows > 1`` gives the ``(nrows, ncols)`` array, as ``plt.subplots`` does."""
     if ncols < 1 or nrows < 1:
         raise ValueError(f"panels needs ncols >= 1 and nrows >= 1, got ncols={ncols}, nrows={nrows}")
     if nrows > 1 and ncols > MAX_COLS:
         raise ValueError(f"at most {MAX_COLS} panels a row; got a {nrows} x {ncols} grid")
     use_style()
-    count, wrap = ncols, nrows == 1 and ncols > MAX_COLS
+    count, wrap = ncols, nrows == 1 and ncols > row_length(width)
     if wrap:
-        ncols, nrows = MAX_COLS, math.ceil(count / MAX_COLS)
+        nrows = math.ceil(count / row_length(width))
+        ncols = math.ceil(count / nrows)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, constrained_layout=True, **kwargs
     )
@@ -75,6 +82,11 @@ def panels(ncols: int, nrows: int = 1, *, width: float = 3.4, height: float = 3.
     for ax in flat[count:]:
         fig.delaxes(ax)
     return fig, flat[:count]
+
+
+def row_length(width: float) -> int:
+    """Panels of ``width`` inches that fit one row: at most :data:`MAX_COLS`, within :data:`PAGE_WIDTH`."""
+    return max(1, min(MAX_COLS, int(PAGE_WIDTH // width)))
 
 
 def crash_fit(ax, row: dict, crash_step: int | None) -> None:
@@ -133,6 +145,8 @@ def seem_q_twin(ax, steps: np.ndarray, seem: np.ndarray, q_steps: np.ndarray, q:
     twin.semilogy(q_steps, np.abs(q) + 1e-12, color=Q_COLOR)
     twin.set_ylabel(q_label, color=Q_COLOR)
     twin.tick_params(axis="y", colors=Q_COLOR)
+    twin.yaxis.set_major_locator(mpl.ticker.LogLocator(numticks=5))  # a few decades labelled, not every one
+    twin.yaxis.set_minor_locator(mpl.ticker.NullLocator())
     twin.grid(False)  # one grid (the left axis's) is enough
     twin.spines["right"].set_visible(True)
     return twin
