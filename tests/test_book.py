@@ -318,3 +318,16 @@ def test_every_notebook_figure_has_a_caption_a_name_and_alt_text():
             if "figure" in mystnb:
                 assert mystnb["figure"].get("caption") and mystnb["figure"].get("name", "").startswith("fig-"), where
                 assert mystnb.get("image", {}).get("alt"), f"{where}: a figure without alt text"
+
+
+def test_unfinished_pages_names_injected_cells_and_missing_boxes_or_downloads(tmp_path):
+    pages = tmp_path / book.EXECUTED
+    pages.mkdir(parents=True)
+    box = '<div class="note regenerate admonition">'  # as Sphinx writes the box's classes
+    link = '<a class="reference download internal" href="../../_downloads/0a1b/{}.ipynb">'
+    (pages / "good.html").write_text(box + link.format("good"))
+    (pages / "shown.html").write_text('<div class="cell tag_injected-parameters">' + box + link.format("shown"))
+    (pages / "bare.html").write_text(link.format("other"))
+    assert book.unfinished_pages(tmp_path, ["good", "shown", "bare", "gone"]) == [
+        "shown: shows the injected-parameters cell", "bare: no regenerate box",
+        "bare: no download link to bare.ipynb", "gone: no page"]

@@ -53,9 +53,9 @@ def seemlab_book(command, tmp_path, monkeypatch):
     monkeypatch.setattr(book, "execute_all", lambda root, names, profile, overrides, jobs, **kw: calls.update(
         names=names, profile=profile, overrides=overrides, fresh=kw["fresh"]) or {})
     monkeypatch.setattr(book, "jupyter_book_build", lambda root: calls.update(built=True))
-    for check in ("external_references", "spec_mentions"):  # they read the (mocked) build's pages
+    for check in ("external_references", "spec_mentions", "unfinished_pages"):  # they read the (mocked) build's pages
         if hasattr(book, check):
-            monkeypatch.setattr(book, check, lambda html: [])
+            monkeypatch.setattr(book, check, lambda html, *names: [])
     monkeypatch.setattr("seemlab.scorecard.write_scorecard", lambda *a, **k: calls.update(scorecard=True))
     args = _parse(command)
     args.root = str(ROOT)

@@ -335,6 +335,25 @@ def external_references(html_dir: Path) -> list[str]:
                   if EXTERNAL.search(p.read_text(encoding="utf-8", errors="replace")))
 
 
+def unfinished_pages(html_dir: Path, names: list[str]) -> list[str]:
+    """Problems of the built notebook pages ``names``: a page that shows papermill's injected
+    cell, or lacks its regenerate box or the link that downloads its notebook."""
+    problems = []
+    for name in names:
+        page = html_dir / EXECUTED / f"{name}.html"
+        html = page.read_text(encoding="utf-8", errors="replace") if page.is_file() else ""
+        if not html:
+            problems.append(f"{name}: no page")
+            continue
+        if "tag_injected-parameters" in html:
+            problems.append(f"{name}: shows the injected-parameters cell")
+        if not re.search(r'<div class="[^"]*\bregenerate\b[^"]*">', html):
+            problems.append(f"{name}: no regenerate box")
+        if not re.search(rf'href="[^"]*_downloads/[0-9a-f]+/{re.escape(name)}\.ipynb"', html):
+            problems.append(f"{name}: no download link to {name}.ipynb")
+    return problems
+
+
 def parse_overrides(pairs: list[list[str]] | None) -> dict[str, str]:
     """``[["gamma", "0.9"], ...]`` from ``-p gamma 0.9`` flags; ``profile`` must use ``--profile``."""
     overrides = {key: value for key, value in (pairs or [])}
@@ -371,6 +390,9 @@ def run(args: argparse.Namespace) -> int:
     if cites := spec_mentions(root / "_build" / "html"):
         print(f"seemlab book: pages cite the internal spec (link the Protocol page instead): {', '.join(cites[:5])}",
               file=sys.stderr)
+        return 1
+    if unfinished := unfinished_pages(root / "_build" / "html", toc_notebooks(root)):
+        print(f"seemlab book: notebook pages not finished: {'; '.join(unfinished[:5])}", file=sys.stderr)
         return 1
     print(f"book built at {root / '_build' / 'html' / 'index.html'}")
     return 0
