@@ -247,6 +247,7 @@ def sweep(cfgs: list, *, backend: str = "ray", address: str | None = None, cpus_
     device = "cuda" if gpus_per_run > 0 else "cpu"
     groups = runs.ensemble_groups(todo, ensemble)
     if backend == "local":
+        device = run_cli.resolve_device(device)  # a one-line error where this machine has no GPU
         runs.run_many(todo, device=device, progress=progress, ensemble=ensemble, checkpoint_every=checkpoint_every,
                       threads=threads)
         tasks = [Task(g, [], 0, attempts=1, status="done") for g in groups]
@@ -279,13 +280,36 @@ def _ray(address: str | None):
         yield ray
         return
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        _init(ray, address)
     except (ConnectionError, ValueError) as err:
         raise ParameterError(f"--address {address!r}: could not connect to Ray ({str(err).splitlines()[0]})") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start (``seemlab.cli`` prints a ValueError as one line, no traceback)."""
+
+
+LOCAL_STARTS = 3
+"""Tries to start a local Ray: Ray gives its raylet a fixed 30 s to register, which an overloaded
+machine can miss."""
+
+
+def _init(ray, address: str | None) -> None:
+    for start in range(1 if address else LOCAL_STARTS):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+            return
+        except Exception as err:  # noqa: BLE001 (Ray raises a bare Exception for a node that timed out)
+            ray.shutdown()
+            if address or "timed out during startup" not in str(err):
+                raise
+    raise SweepError(f"a local Ray did not start in {LOCAL_STARTS} tries (its raylet did not register within "
+                       "30 s: the machine is overloaded); rerun, or start one with `ray start --head` and pass "
+                       "--address auto")
 
 
 def _check_capacity(ray, cpus: float, gpus: float) -> None:
