@@ -6,10 +6,12 @@
     seemlab run --group r-reg --profile quick
     seemlab run --group r-ddpg-abl --task walker2d --fraction 0.5 --profile full --device cuda
     seemlab run --group r-xpct --algorithm iql --fraction 0.01 --layernorm --seeds 0 1 2
+    seemlab run --group r-dql-ant --maze large-play --arm ln --profile full --device cuda   # Table 1's "ours"
     seemlab run --group r-seem --wait 600       # give up after 10 min if another process trains it
 
 Options a group does not use (``--fraction`` outside r-ddpg-abl, r-norm10 and r-xpct, ``--task``
-for r-gamma and r-reg, ``--algorithm`` and ``--layernorm`` outside r-xpct) are errors, as is any bad value: the error names the option, the value and
+for r-gamma and r-reg, ``--algorithm`` and ``--layernorm`` outside r-xpct, ``--maze`` and ``--arm``
+outside r-dql-ant) are errors, as is any bad value: the error names the option, the value and
 the allowed values, before anything is trained.
 
 ``--set key=value`` changes a field of the algorithm's config (``seemlab.rl.td3.TD3Config``,
@@ -28,9 +30,10 @@ import sys
 
 GROUP_OPTIONS = {"r-seem": ("task", "dataset"), "r-gamma": ("dataset",), "r-reg": ("dataset",),
                  "r-ddpg-abl": ("task", "fraction", "dataset"), "r-norm10": ("task", "fraction", "dataset"),
-                 "r-xpct": ("task", "fraction", "dataset", "algorithm", "layernorm")}
+                 "r-xpct": ("task", "fraction", "dataset", "algorithm", "layernorm"),
+                 "r-dql-ant": ("maze", "arm", "dataset")}
 """The group-specific options each run group uses; giving any other is an error."""
-DEFAULTS = dict(task="hopper", fraction=0.1, algorithm="td3_bc")
+DEFAULTS = dict(task="hopper", fraction=0.1, algorithm="td3_bc", maze="large-play", arm="ln")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 
 
@@ -64,6 +67,10 @@ def add_grid_arguments(p, many: bool = False) -> None:
     p.add_argument("--algorithm", **values, help="td3_bc | iql | cql | diffusion_ql (default td3_bc; r-xpct)")
     flag = dict(nargs="*", choices=("off", "on")) if many else dict(action="store_true", default=None)
     p.add_argument("--layernorm", **flag, help="LayerNorm in the critic (r-xpct)")
+    p.add_argument("--maze", **values, help="umaze | umaze-diverse | medium-play | medium-diverse | large-play | "
+                   "large-diverse | pointmaze (default large-play; r-dql-ant; pointmaze: Fig 7's QUICK proxy)")
+    p.add_argument("--arm", **values, help="a Tables 1/2/4/5 or Fig 7 arm: diffql | ln | ln_no_oper | bn | wn | ln0 | "
+                   "ln01 | ln12 | ln2 | ln_no_affine | bc10 (default ln, 'ours'; r-dql-ant)")
     p.add_argument("--profile", default="quick", help="smoke | quick | full (default quick)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a field of the algorithm's config")
@@ -73,11 +80,12 @@ def grid_options() -> dict:
     """The options' allowed values (seemlab.params; checked by ``seemlab.cli.main`` and :func:`check_args`)."""
     from seemlab.params import choice, integer, number, sequence_of, text
     from seemlab.profiles import PROFILES
-    from seemlab.runs import XPCT_ALGORITHMS
+    from seemlab.runs import ANTMAZE_TASKS, DQL_ANT_ARMS, XPCT_ALGORITHMS
 
     return dict(group=choice(*GROUP_OPTIONS), profile=choice(*PROFILES), task=choice("hopper", "walker2d", "halfcheetah", "antmaze"),
                 fraction=number(0, 1, lo_open=True), dataset=text(), seeds=sequence_of(integer(min=0)),
-                wait=number(0), algorithm=choice(*XPCT_ALGORITHMS))
+                wait=number(0), algorithm=choice(*XPCT_ALGORITHMS), maze=choice(*ANTMAZE_TASKS, "pointmaze"),
+                arm=choice(*DQL_ANT_ARMS))
 
 
 def check_args(args) -> None:
@@ -89,7 +97,7 @@ def check_args(args) -> None:
 
     check_options(args)
     used = GROUP_OPTIONS[args.group]
-    for name in ("task", "fraction", "dataset", "algorithm", "layernorm"):
+    for name in ("task", "fraction", "dataset", "algorithm", "layernorm", "maze", "arm"):
         if getattr(args, name) is not None and name not in used:
             users = [g for g, opts in GROUP_OPTIONS.items() if name in opts]
             raise ParameterError(f"--{name} is not used by --group {args.group}; it applies to {', '.join(users)}")
@@ -142,7 +150,7 @@ def build_configs(args) -> list:
     task = DEFAULTS["task"] if args.task is None else args.task
     fraction = DEFAULTS["fraction"] if args.fraction is None else args.fraction
     algorithm = DEFAULTS["algorithm"] if args.algorithm is None else args.algorithm
-    changes = parse_sets(args.set, algorithm)
+    changes = parse_sets(args.set, "diffusion_ql" if args.group == "r-dql-ant" else algorithm)
     if args.group == "r-seem":
         cfgs = [runs.r_seem(task, s, args.profile, **changes) for s in args.seeds]
     elif args.group == "r-gamma":
@@ -150,6 +158,10 @@ def build_configs(args) -> list:
     elif args.group == "r-reg":
         cfgs = [c.replace(agent=c.agent.replace(**changes)) for s in args.seeds
                 for c in runs.r_reg(args.profile, s).values()]
+    elif args.group == "r-dql-ant":
+        maze, arm = args.maze or DEFAULTS["maze"], args.arm or DEFAULTS["arm"]
+        cfgs = [c.replace(agent=c.agent.replace(**changes)) for c in
+                (runs.r_dql_ant(args.profile, maze, arm, s) for s in args.seeds)]
     elif args.group == "r-xpct":
         data = args.dataset or runs.dataset_for(task, args.profile)
         cfgs = [runs.r_xpct(args.profile, data, fraction, s, algorithm, bool(args.layernorm), **changes)

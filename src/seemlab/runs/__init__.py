@@ -550,7 +550,7 @@ def _progress_bar(progress: bool, cfg: RunConfig, seeds, initial: int):
                 mininterval=1.0)
 
 
-from seemlab.runs.groups import (DATASETS, ANTMAZE_FULL, dataset_for, seem_td3, seem_diagnostics, r_seem, r_seem_grid, GAMMAS, r_gamma, REG_ARMS, r_reg, MUJOCO_FULL, XPCT_QUICK_STEPS, xpct_agent, xpct_diagnostics, xpct_run, XPCT_ALGORITHMS, ALGORITHM_NAMES, r_xpct, grid_totals, DDPG_ARMS, r_ddpg_abl, NORM10_ARMS, r_norm10)  # noqa: E402,F401 (API)
+from seemlab.runs.groups import (DATASETS, ANTMAZE_FULL, dataset_for, seem_td3, seem_diagnostics, r_seem, r_seem_grid, GAMMAS, r_gamma, REG_ARMS, r_reg, MUJOCO_FULL, XPCT_QUICK_STEPS, xpct_agent, xpct_diagnostics, xpct_run, XPCT_ALGORITHMS, ALGORITHM_NAMES, r_xpct, grid_totals, DDPG_ARMS, r_ddpg_abl, NORM10_ARMS, r_norm10, ANTMAZE_TASKS, OPER_TASKS, DQL_ANT_QUICK_DATA, DQL_ANT_ARMS, DQL_ANT_ARM_NAMES, dql_ant_dataset, dql_ant_agent, r_dql_ant, TABLE_ARMS, TABLE_TASKS, FIG07_ARMS, dql_ant_grid)  # noqa: E402,F401 (API)
 from seemlab.runs.online import SAC_ARMS, SACLog, r_sac, sac_run  # noqa: E402,F401 (API)
 
 

@@ -221,3 +221,108 @@ def r_norm10(profile: str, dataset: str, seed: int = 0, fraction: float = 0.1) -
     steps = pick(profile, None, smoke=200, quick=5_000, full=1_000_000)
     return {arm: xpct_run(dataset, fraction, seed, profile, xpct_agent(profile, **ch).replace(steps=steps))
             for arm, ch in NORM10_ARMS.items()}
+
+
+# ============================================================================ R-DQL-ANT (Tables 1, 2, 4, 5; Fig 7)
+ANTMAZE_TASKS = ("umaze", "umaze-diverse", "medium-play", "medium-diverse", "large-play", "large-diverse")
+"""The six AntMaze tasks of Table 1 (Tables 4 and 5: the two large ones)."""
+OPER_TASKS = ("medium-play", "medium-diverse", "large-play", "large-diverse")
+"""Where the paper's "ours" draws its policy-improvement batches with OPER-R (p_base 0), App. E."""
+DQL_ANT_QUICK_DATA = {"antmaze": "local:antmaze-umaze-scripted-100k-v0",
+                      "pointmaze": "local:pointmaze-medium-scripted-50k-v0"}
+"""QUICK proxies: the locally generated goal-reaching AntMaze-UMaze data (Tables 1, 2, 4, 5) and
+the 2-D point maze with sparse reward (Fig 7); see ``seemlab data generate scripted``."""
+
+DQL_ANT_ARMS = {
+    "diffql": {},
+    "ln": dict(critic_norm="layer"),
+    "ln_no_oper": dict(critic_norm="layer"),
+    "bn": dict(critic_norm="batch"),
+    "wn": dict(critic_norm="weight"),
+    "ln0": dict(critic_norm="layer", norm_layers=(0,)),
+    "ln01": dict(critic_norm="layer", norm_layers=(0, 1)),
+    "ln12": dict(critic_norm="layer", norm_layers=(1, 2)),
+    "ln2": dict(critic_norm="layer", norm_layers=(2,)),
+    "ln_no_affine": dict(critic_norm="layer", norm_affine=False),
+    "bc10": dict(bc_coef=10.0),
+}
+"""Every arm of Tables 1, 2, 4, 5 and Fig 7 as changes to Diffusion-QL's AntMaze config (BC
+coefficient 0.5, 3 × 256 Mish critics): "diffql" is Diffusion-QL without normalization (Table 1's
+rerun, Table 4's first column, Fig 7's "BC 0.5"), "ln" is "ours", LN(0,1,2) with affine (Table 1,
+Table 4's LN, Table 5's LN(0,1,2), Fig 7's "BC 0.5 + LN"); "ln_no_oper" is "ours" without OPER-R
+(Table 2); BN/WN (Table 4: WN on every hidden layer, as its LN); the LN placements and LN without
+affine of Table 5; "bc10" is Fig 7's strong constraint, without LN."""
+DQL_ANT_ARM_NAMES = {"diffql": "Diffusion-QL", "ln": "+LN(0,1,2) (ours)", "ln_no_oper": "ours w/o OPER-R",
+                     "bn": "+BN", "wn": "+WN", "ln0": "LN(0)", "ln01": "LN(0,1)", "ln12": "LN(1,2)", "ln2": "LN(2)",
+                     "ln_no_affine": "LN no affine", "bc10": "BC 10"}
+
+
+def dql_ant_dataset(task: str, profile: str, source: str | None = None) -> str:
+    """The data of an R-DQL-ANT ``task``: at FULL Minari's ``D4RL/antmaze/<task>-v1``, or the D4RL
+    v0 hdf5 ``<source>/antmaze-<task>-v0.hdf5`` when ``source`` is a folder; at QUICK/SMOKE the
+    UMaze proxy for every AntMaze task and the point maze for ``"pointmaze"``."""
+    check_profile(profile)
+    if task not in ANTMAZE_TASKS + ("pointmaze",):
+        raise ValueError(f"unknown task {task!r} for R-DQL-ANT; allowed values: {', '.join(ANTMAZE_TASKS)}, pointmaze")
+    if profile != "full":
+        return DQL_ANT_QUICK_DATA["pointmaze" if task == "pointmaze" else "antmaze"]
+    if task == "pointmaze":
+        raise ValueError("the point maze is the QUICK proxy of Fig 7; at FULL use task large-play")
+    return f"d4rl:{source}/antmaze-{task}-v0.hdf5" if source else f"minari:D4RL/antmaze/{task}-v1"
+
+
+def dql_ant_agent(profile: str, task: str, **changes) -> AgentConfig:
+    """Diffusion-QL with the AntMaze settings (:data:`seemlab.rl.diffusion_ql.ANTMAZE`: BC 0.5,
+    η 4.5, max-Q backup, reward ×10, lr decay) and the task's gradient clip; FULL 3 × 256 networks
+    and 1M steps, QUICK the small proxy of :data:`DQL_ANT_QUICK`."""
+    from seemlab.rl import diffusion_ql as dq
+
+    clip = dq.ANTMAZE_GRAD_CLIP.get(task, dq.ANTMAZE["grad_clip"])
+    scale = {k: pick(profile, None, smoke=s, quick=q, full=f) for k, (s, q, f) in DQL_ANT_SCALE.items()}
+    return dq.preset(**{**dq.ANTMAZE, "grad_clip": clip, **scale, **changes})
+
+
+DQL_ANT_SCALE = {"steps": (100, 3_000, 1_000_000), "critic_width": (16, 64, 256), "actor_width": (16, 64, 256),
+                 "batch_size": (32, 64, 256)}
+"""(smoke, quick, full) of the run length and sizes; the depths stay the paper's 3 hidden layers
+(Table 5 places LN per layer). QUICK chosen by pilots on seeds 1000-1002 (see the notebooks)."""
+
+
+def r_dql_ant(profile: str, task: str, arm: str, seed: int = 0, source: str | None = None) -> RunConfig:
+    """R-DQL-ANT: Diffusion-QL ``arm`` (:data:`DQL_ANT_ARMS`) on AntMaze ``task`` (or the QUICK
+    point maze). OPER-R (p_base 0) for the policy batches on the medium and large mazes as the
+    paper, except the "ln_no_oper" arm; FULL evaluates every 50k steps with 100 episodes (the
+    paper: every 50 epochs of 1000 steps), so that ``score_last10`` and ``score_best`` exist."""
+    if arm not in DQL_ANT_ARMS:
+        raise ValueError(f"unknown arm {arm!r} for R-DQL-ANT; allowed values: {', '.join(DQL_ANT_ARMS)}")
+    dataset = dql_ant_dataset(task, profile, source)
+    oper = task in OPER_TASKS and arm != "ln_no_oper"
+    return RunConfig(dataset=dataset, seed=seed, agent=dql_ant_agent(profile, task, **DQL_ANT_ARMS[arm]),
+                     diagnostics=xpct_diagnostics(profile), oper_p_base=0.0 if oper else None,
+                     eval_every=pick(profile, None, smoke=0, quick=0, full=50_000),
+                     eval_episodes=pick(profile, None, smoke=0, quick=0, full=100))
+
+
+TABLE_ARMS = {"Table 1": ("diffql", "ln"), "Table 2": ("ln_no_oper",), "Table 4": ("bn", "wn"),
+              "Table 5": ("ln0", "ln01", "ln12", "ln2", "ln_no_affine")}
+"""The arms each table adds (Tables 4 and 5 also read Table 1's diffql and ln on their tasks)."""
+TABLE_TASKS = {"Table 1": ANTMAZE_TASKS, "Table 2": OPER_TASKS, "Table 4": ("large-play", "large-diverse"),
+               "Table 5": ("large-play", "large-diverse")}
+"""The tasks of each table at FULL (Table 2's umaze rows are Table 1's: OPER-R is off there)."""
+FIG07_ARMS = {"BC 0.5": "diffql", "BC 0.5 + LN": "ln", "BC 10": "bc10"}
+"""Fig 7's three curves as R-DQL-ANT arms."""
+
+
+def dql_ant_grid(profile: str, tasks: Sequence[str], arms: Sequence[str], seeds: Sequence[int],
+                 source: str | None = None) -> dict[tuple[str, str, int], RunConfig]:
+    """The R-DQL-ANT runs ``(task, arm, seed) -> config`` of the tables: at FULL each arm on the
+    tasks of its table (:data:`TABLE_TASKS`) among ``tasks``; at QUICK/SMOKE every arm on every
+    task given (the proxy data are the same for all tasks, only OPER-R follows the task)."""
+    table_of = {arm: table for table, table_arms in TABLE_ARMS.items() for arm in table_arms}
+    out = {}
+    for arm in arms:
+        wanted = TABLE_TASKS[table_of[arm]] if profile == "full" and arm in table_of else tasks
+        for task in (t for t in tasks if t in wanted):
+            for seed in seeds:
+                out[task, arm, seed] = r_dql_ant(profile, task, arm, seed, source)
+    return out
