@@ -115,12 +115,18 @@ class DevTools:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, seconds: float = 30):
+        """Poll ``expression`` until it is truthy; errors while the page is still loading (its
+        context not there yet) count as not yet."""
         deadline = time.monotonic() + seconds
-        while not (value := self.evaluate(expression)):
+        while True:
+            try:
+                if value := self.evaluate(expression):
+                    return value
+            except RuntimeError:
+                pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"timed out waiting for {expression}")
             time.sleep(0.2)
-        return value
 
     def click(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
@@ -159,9 +165,11 @@ def explorer_steps(url: str, shots: Path | None = None) -> list[str]:
         try:
             tools.call("Page.enable")
             tools.call("Page.navigate", url=url)
-            if not tools.wait_for("document.readyState === 'complete' && "
-                                  "!!(document.querySelector('.seemlab-explorer.ready') || "
-                                  "document.querySelector('.seemlab-explorer[data-error]'))"):
+            try:
+                tools.wait_for("document.readyState === 'complete' && "
+                               "!!(document.querySelector('.seemlab-explorer.ready') || "
+                               "document.querySelector('.seemlab-explorer[data-error]'))")
+            except RuntimeError:
                 return [f"{url}: the explorer did not draw"]
             if error := tools.evaluate("document.querySelector('.seemlab-explorer').getAttribute('data-error')"):
                 return [f"{url}: the explorer failed: {error}"]
