@@ -45,6 +45,11 @@ def test_several_values_sweep_every_combination_of_seemlab_run():
     assert len(grid) == len(set(grid)) == 16 and set(grid) == set(expected)
 
 
+def test_a_bare_flag_is_on_as_in_seemlab_run():
+    argv = ["--group", "r-xpct", "--profile", "smoke", "--layernorm"]
+    assert sweep_grid(*argv) == run_grid(*argv) and run_grid(*argv)[0].agent.critic_norm == "layer"
+
+
 def test_a_run_two_groups_share_is_swept_once():
     labelled = sweep.grid(parse("sweep", "--group", "r-seem", "r-gamma", "--profile", "smoke"))
     # smoke R-GAMMA is γ ∈ {0, 0.99} on Hopper; its γ = 0.99 run is the R-SEEM Hopper run
@@ -181,6 +186,14 @@ def test_sweep_on_ray_writes_what_seemlab_run_writes_and_a_rerun_trains_nothing(
     assert cli.main(["sweep", *SMOKE, "--backend", "ray"]) == 0
     assert "1 runs: 0 trained, 1 cached, 0 failed" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()} == stamp
+
+
+def test_the_local_backend_trains_in_this_process_and_then_finds_the_cache(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.CACHE_ENV, str(tmp_path))
+    cfgs = smoke_configs()
+    assert sweep.sweep(cfgs, backend="local", progress=False)[cfgs[0]]["status"] == "trained"
+    assert_same_results(cached_results(tmp_path), reference)
+    assert sweep.sweep(cfgs, backend="local", progress=False)[cfgs[0]]["status"] == "cached"
 
 
 @pytest.fixture(scope="module")

@@ -512,14 +512,10 @@ def _cache_dir(folder: str):
 
 # ============================================================================ command
 def _sweep(args) -> int:
-    from seemlab import runs
-
-    if args.backend not in BACKENDS:
-        raise ValueError(f"unknown --backend {args.backend!r}; allowed values: {', '.join(BACKENDS)}")
     check_resources(args.cpus_per_run, args.gpus_per_run)
     labelled = grid(args)
     if args.dry_run:
-        cached = {c for _, c in labelled if runs.run_path(c).exists()}
+        cached = {c for _, c in labelled if _cached(c)}
         print("\n".join(dry_run_lines(labelled, args.rates, args.gpus_per_run, cached)))
         return 0
     start = time.perf_counter()
@@ -529,6 +525,18 @@ def _sweep(args) -> int:
                     progress=not args.no_progress)
     print("\n".join(summary_lines(labelled, outcome, time.perf_counter() - start)))
     return 1 if any(o["status"] == "failed" for o in outcome.values()) else 0
+
+
+def _cached(cfg) -> bool:
+    """Whether the run cache holds ``cfg``'s result (False when its local dataset is not made yet:
+    a dry run needs no data)."""
+    from seemlab import runs
+    from seemlab.data import DataNotFoundError
+
+    try:
+        return runs.run_path(cfg).exists()
+    except DataNotFoundError:
+        return False
 
 
 def summary_lines(labelled: list, outcome: dict, seconds: float) -> list[str]:
