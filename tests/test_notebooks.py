@@ -2,12 +2,14 @@
 
 import json
 
+import nbformat
 import papermill
 import pytest
 
 from seemlab import book, claims
 
 from conftest import ROOT
+from nbstructure import structure_diff
 
 NOTEBOOKS = book.toc_notebooks(ROOT)
 
@@ -47,6 +49,10 @@ def test_notebook_runs_at_smoke(name, tmp_path, claims_dir, monkeypatch):
         # A claims call as a cell's last expression would print its record dict into the page.
         shown = ["".join(o["data"].get("text/plain", "")) for o in cell.get("outputs", []) if o["output_type"] == "execute_result"]
         assert not any("'claim_id'" in text for text in shown), f"a claim record is echoed: end the cell with ';'"
+    # cells, tags, one figure per named figure cell, the claim table's columns: as committed (numbers ignored)
+    diff = structure_diff(nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4),
+                          nbformat.read(str(tmp_path / f"{name}.ipynb"), as_version=4))
+    assert not diff, f"{name} at smoke lacks the structure of the committed notebook:{diff}"
 
 
 def test_bad_profile_fails_with_one_line_naming_allowed_values(tmp_path, claims_dir):

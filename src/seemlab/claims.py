@@ -23,6 +23,8 @@ generated folder of the enclosing checkout (``book/_executed``), else the workin
 own seeds and ``second`` for the second, disjoint block on which it runs fast notebooks again. A
 notebook run by hand (papermill, Jupyter) records in block ``manual``, which the scorecard and
 ``seemlab check`` never read, so a rerun with other seeds cannot change the book's verdicts.
+A FULL page run shrunk (``$SEEMLAB_SHRINK_FULL``, :mod:`seemlab.profiles`) records in block
+``shrunk`` whatever the variables above say, marked ``"shrunk": true``: never evidence.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from seemlab.profiles import check_profile
+from seemlab.profiles import check_profile, shrunk
 
 CLAIMS_ENV = "SEEMLAB_CLAIMS_DIR"
 NOTEBOOK_ENV = "SEEMLAB_NOTEBOOK"
@@ -46,6 +48,7 @@ CLAIMS_FILE = "claims.jsonl"
 MAIN_BLOCK = "main"
 SECOND_BLOCK = "second"
 MANUAL_BLOCK = "manual"
+SHRUNK_BLOCK = "shrunk"
 BOOK_BLOCKS = (MAIN_BLOCK, SECOND_BLOCK)
 """The seed blocks the book's scorecard reads."""
 
@@ -123,9 +126,11 @@ def record(
         "seed": seed,
         "seeds": seeds,
         "block": current_block(),
-        "blocks": (os.environ.get(BLOCKS_ENV) or current_block()).split(","),
+        "blocks": [SHRUNK_BLOCK] if shrunk() else (os.environ.get(BLOCKS_ENV) or current_block()).split(","),
         "notebook": notebook or os.environ.get(NOTEBOOK_ENV) or claim_id.partition("/")[0],
     }
+    if shrunk():
+        entry["shrunk"] = True  # a FULL code path on smoke sizes: tests that it runs, says nothing of the paper
     append(claims_dir() / CLAIMS_FILE, entry)
     return entry
 
@@ -176,7 +181,10 @@ def _as_list(requires) -> list[dict]:
 
 
 def current_block() -> str:
-    """The seed block new records belong to: ``$SEEMLAB_SEED_BLOCK``, else ``manual``."""
+    """The seed block new records belong to: ``shrunk`` in a shrunk run, else
+    ``$SEEMLAB_SEED_BLOCK``, else ``manual``."""
+    if shrunk():
+        return SHRUNK_BLOCK
     return os.environ.get(BLOCK_ENV) or MANUAL_BLOCK
 
 
@@ -188,8 +196,8 @@ def rows(notebook: str, profile: str) -> list[dict]:
 
 def is_evidence(entry: dict) -> bool:
     """Whether a record counts for or against the paper: a check that passed, failed or was
-    inconclusive (preconditions, identities and reported values do not)."""
-    return entry.get("kind") != "precondition" and verdict_of(entry) in EVIDENCE
+    inconclusive (preconditions, identities, reported values and shrunk runs do not)."""
+    return entry.get("kind") != "precondition" and not entry.get("shrunk") and verdict_of(entry) in EVIDENCE
 
 
 def verdict_of(entry: dict) -> str:
