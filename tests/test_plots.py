@@ -100,7 +100,7 @@ def test_crash_fit_panel_plots_the_inverse_power_from_the_minimum_with_the_fit()
                                                     "fit on the window", "predicted 50", "NaN at 50"]
     assert lines[0].get_xdata()[0] == 9
     np.testing.assert_allclose(lines[0].get_ydata(), run.u_norm[9:] ** (-4 / 3))
-    assert axes[0].get_ylabel() == "$\\|u_t\\|^{-4/3}$" and axes[0].get_title() == "L = 3"
+    assert axes[0].get_ylabel() == "$\\|u_t\\|^{-4/3}$ and $1/|\\mathrm{mean}\\,Q|$" and axes[0].get_title() == "L = 3"
     assert axes[0].get_ylim()[0] == 0 and axes[0].get_legend() is not None
 
 

@@ -118,10 +118,11 @@ def crash_fit_panel(ax, run, row: dict, *, power: float = 1.0, title: str | None
     t0 = int(np.nanargmin(run.u_norm))
     steps = run.steps[t0:]
     ax.plot(steps, run.u_norm[t0:] ** (-power), label=power_label(power))
+    inverse_q = "$1/|\\mathrm{mean}\\,Q|$"
     if mean_q:
-        ax.plot(steps, 1 / np.abs(run.mean_q[t0:]), alpha=0.7, label="$1/|\\mathrm{mean}\\,Q|$")
+        ax.plot(steps, 1 / np.abs(run.mean_q[t0:]), alpha=0.7, label=inverse_q)
     crash_fit(ax, row, run.crash_step if run.crashed else None)
-    ax.set(xlabel="SGD step $t$", ylabel=power_label(power), ylim=(0, None))
+    ax.set(xlabel="SGD step $t$", ylabel=power_label(power) + (f" and {inverse_q}" if mean_q else ""), ylim=(0, None))
     if title:
         ax.set_title(title)
     ax.legend()
