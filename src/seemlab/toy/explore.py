@@ -209,7 +209,7 @@ def precompute(grid: dict = GRID, *, seed: int = 0, steps: int = GRID_STEPS, see
         trained.update(zip(idx, train_many([cfgs[i] for i in idx])))
     data = {"format": EXPLORER_FORMAT, "axes": {k: list(v) for k, v in grid.items()}, "steps": steps, "seed": seed,
             "runs": [curves(trained[i]) for i in range(len(cfgs))]}
-    if cache:
+    if cache:  # no lock: two builds computing one grid at once write the same bytes, each atomically
         path.parent.mkdir(parents=True, exist_ok=True)
         write_checked(path, json.dumps(data, separators=(",", ":")).encode())
     return data
@@ -221,7 +221,7 @@ def explorer_html(data: dict, *, name: str = "toy-explorer") -> str:
     embedded as JSON. Outside the book (no script) it says where the explorer runs."""
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # no early end of the script
     axes = data["axes"]
-    return (f'<div class="seemlab-explorer" id="{html.escape(name)}" data-steps="{int(data["steps"])}">'
+    return (f'<div class="seemlab-explorer" id="{html.escape(name)}">'
             f'<script type="application/json" class="seemlab-explorer-data">{payload}</script>'
             f'<p class="seemlab-explorer-fallback">The precomputed explorer ({len(data["runs"])} runs: '
             f'γ in {axes["gamma"]}, width in {axes["width"]}, learning rate in {axes["lr"]}, LayerNorm off and on) '
