@@ -338,7 +338,8 @@ def _drive(ray, tasks: list[Task], submit, retries: int, progress: bool) -> None
     bar.show()
     try:
         while live:
-            ready, _ = ray.wait(list(live), num_returns=1, timeout=1.0)
+            ray.wait(list(live), num_returns=1, timeout=1.0)  # until one has news, then take all that have
+            ready, _ = ray.wait(list(live), num_returns=len(live), timeout=0)
             for gen in ready:
                 task = live.pop(gen)
                 if _next_event(ray, gen, task, bar):
