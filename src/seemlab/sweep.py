@@ -464,18 +464,16 @@ def _train_thread(cfgs, device, threads, checkpoint_every, fault, events: queue.
     from seemlab import runs
 
     steps, ckpt = cfgs[0].agent.steps, runs.checkpoint_path(cfgs)
-    every = max(1, steps // 100)
-
-    first = []
+    every, first = max(1, steps // 100), [True]
 
     def hook(step: int) -> None:
-        if step % every == 0 or not first:  # the first: where this attempt started
-            first.append(step)
+        if step % every == 0 or first[0]:  # and the first step, where this attempt started
+            first[0] = False
             events.put(("step", step))
         if 0 < step < steps and step % checkpoint_every == 0 and ckpt.exists():
             events.put(("checkpoint", (step, runs.read_checked(ckpt))))
         if fault is not None and step == fault[1]:
-            _inject(fault[0], step, events)
+            _inject(fault[0], step)
 
     try:
         runs.train_group(cfgs, device=device, checkpoint_every=checkpoint_every, hook=hook, wait=0)
@@ -488,7 +486,7 @@ class InjectedFault(RuntimeError):
     """The failure a test asked for (``sweep(fault=("raise", step))``)."""
 
 
-def _inject(kind: str, step: int, events: queue.Queue) -> None:
+def _inject(kind: str, step: int) -> None:
     if kind == "raise":
         raise InjectedFault(f"injected failure at step {step}")
     time.sleep(1.0)  # let the checkpoint already queued leave first; a real preemption gives no such grace
