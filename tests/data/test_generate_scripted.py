@@ -67,6 +67,16 @@ def test_ant_gait_walks_toward_a_waypoint_in_any_direction(heading):
     assert obs["observation"][0] > 0.4  # torso height: still upright
 
 
+def test_a_tilted_ant_braces_whatever_the_waypoint():
+    env = make_env("AntMaze_UMaze-v5")
+    obs, _ = env.reset(seed=0)
+    east, north = obs["achieved_goal"] + [3.0, 0.0], obs["achieved_goal"] + [0.0, 3.0]
+    assert not np.allclose(AntGait()(obs, east), AntGait()(obs, north))
+    tilted = dict(obs, observation=obs["observation"].copy())
+    tilted["observation"][1:5] = [np.cos(0.3), np.sin(0.3), 0.0, 0.0]  # 34° about x
+    np.testing.assert_array_equal(AntGait()(tilted, east), AntGait()(tilted, north))
+
+
 def test_scripted_dataset_card_load_and_regeneration(data_dir, tmp_path):
     folder = generate_scripted(ScriptedMazeConfig("PointMaze_Medium-v3", 300, seed=2))
     assert folder.name == "pointmaze-medium-scripted-300-v0"
@@ -119,3 +129,30 @@ def test_bad_input_is_an_error(data_dir):
         generate_scripted(ScriptedMazeConfig(transitions=10, reset_target=True))
     with pytest.raises(ValueError, match="episodes must be a positive integer"):
         maze_success_rate("PointMaze_Medium-v3", lambda obs: np.zeros(2), 0, 0)
+
+
+def test_generate_scripted_from_the_command_line(capsys, data_dir):
+    from seemlab.cli import main
+
+    code = main(["data", "generate", "scripted", "--env", "PointMaze_Medium-v3",
+                 "--transitions", "40", "--seed", "1", "--noise", "0.3"])
+    out = capsys.readouterr().out
+    assert code == 0 and "wrote local:pointmaze-medium-scripted-40-v0 (40 transitions" in out
+    assert "behaviour policy success rate: 1.00 over 20 episodes" in out
+    card = local.read_card(data_dir / "local" / "pointmaze-medium-scripted-40-v0")
+    assert card["config"] == {"env_id": "PointMaze_Medium-v3", "transitions": 40, "seed": 1,
+                              "noise": 0.3, "continuing_task": False, "reset_target": False}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--noise", "-1"], "--noise = -1.0 is out of range"),
+    (["--reset-target"], "reset_target=True needs continuing_task=True"),
+])
+def test_bad_scripted_options_are_one_line(capsys, data_dir, argv, message):
+    from seemlab.cli import main
+
+    code = main(["data", "generate", "scripted", "--env", "PointMaze_Medium-v3",
+                 "--transitions", "10", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("seemlab data: error:") and message in err
+    assert err.count("\n") == 1
