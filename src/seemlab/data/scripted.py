@@ -11,12 +11,17 @@ The behaviour policy has two levels, as Minari's D4RL PointMaze/AntMaze generato
     Each hip swings its leg about the vertical with an amplitude proportional to how much the
     leg's tangential direction lines up with the goal direction in the torso frame, so the same
     gait walks in any direction without turning the torso; the ankle bends (foot down) while its
-    hip pushes backward and straightens (foot up) while it swings forward.
+    hip pushes backward and straightens (foot up) while it swings forward. When the torso tilts
+    past ~22° the gait pauses, all feet down, until it is level (a flipped ant cannot recover).
 
 Gaussian noise of std ``noise`` is added to every action, then clipped to [-1, 1], so that the
 data cover actions around the behaviour. Rewards are the env's sparse reward (1 within 0.45 of
 the goal, else 0); with ``continuing_task=False`` an episode ends (terminal) on reaching the goal,
 as D4RL's AntMaze evaluation does.
+
+Behaviour success rates (:func:`behaviour_success_rate`, 100 episodes, seed 0): AntMaze_UMaze-v5
+with noise 0.15: 0.83 (1.00 without noise; a uniform random policy: 0.03); PointMaze_Medium-v3
+with noise 0.2: 1.00 (random: 0.10).
 """
 
 from __future__ import annotations
