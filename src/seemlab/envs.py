@@ -5,7 +5,8 @@ trainers alike (so that neither imports the other).
   project's keyword arguments (AntMaze: the 27-d Ant state without contact forces), MuJoCo
   compiler warnings as Python warnings; any other Gymnasium id as it is.
 - :func:`flat_obs`: an env observation as a flat float32 state; dict observations (AntMaze) give
-  ``observation ⊕ desired_goal``, as the datasets store them (SPEC §0.2).
+  ``observation ⊕ achieved_goal ⊕ desired_goal`` (the Ant's state, its x, y and the goal), as the
+  datasets are read (:data:`seemlab.data.minari_source.DICT_STATE_KEYS`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _mujoco_warnings():
 
 
 def flat_obs(obs: Any) -> np.ndarray:
-    """An env observation as a flat float32 state (d_s,): dicts give observation ⊕ desired_goal."""
+    """An env observation as a flat float32 state (d_s,): dicts give observation ⊕ achieved_goal ⊕ desired_goal."""
     from seemlab.data.minari_source import flat_state
 
     if isinstance(obs, dict):

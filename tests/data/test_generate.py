@@ -39,7 +39,7 @@ def test_same_seed_same_bytes_other_seed_other_data(data_dir, tmp_path):
 def test_antmaze_proxy_state_is_observation_and_goal(data_dir):
     folder = generate_random(RandomPolicyConfig("AntMaze_UMaze-v5", 30, 0))
     data = load(f"local:{folder.name}", normalize_states=False)
-    assert data.obs_dim == 27 + 2 and data.action_dim == 8
+    assert data.obs_dim == 27 + 2 + 2 and data.action_dim == 8  # Ant state, its x, y, the goal
     assert set(np.unique(data.rewards.numpy())) <= {0.0, 1.0}
 
 

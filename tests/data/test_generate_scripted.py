@@ -86,7 +86,7 @@ def test_scripted_dataset_card_load_and_regeneration(data_dir, tmp_path):
                                "--transitions 300 --seed 2 --noise 0.2 "
                                "--name pointmaze-medium-scripted-300-v0")
     data = load(f"local:{folder.name}", normalize_states=False)
-    assert len(data) == 300 and data.obs_dim == 4 + 2 and data.action_dim == 2
+    assert len(data) == 300 and data.obs_dim == 4 + 2 + 2 and data.action_dim == 2
     assert data.reference.min == 0.0 and data.reference.max == 1.0
     # episodic task: every reward-1 step ends its episode
     np.testing.assert_array_equal(data.rewards.numpy() > 0, data.terminals.numpy() > 0)
@@ -104,7 +104,7 @@ def test_ant_scripted_dataset_is_deterministic(data_dir, tmp_path):
     folder = generate_scripted(cfg)
     assert folder.name == "antmaze-umaze-scripted-50-v0"
     data = load(f"local:{folder.name}", normalize_states=False)
-    assert data.obs_dim == 27 + 2 and data.action_dim == 8 and data.actions.abs().max() <= 1
+    assert data.obs_dim == 27 + 2 + 2 and data.action_dim == 8 and data.actions.abs().max() <= 1
     again = regenerate(folder / "card.json", root=tmp_path / "again")
     assert local.read_card(again)["sha256"] == local.read_card(folder)["sha256"]
 

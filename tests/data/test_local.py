@@ -1,4 +1,3 @@
-import json
 import time
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from seemlab.data.generate import verify
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 COMMITTED = ["hopper-random-10k-v0", "walker2d-random-10k-v0", "halfcheetah-random-10k-v0",
              "antmaze-umaze-random-10k-v0"]
-DIMS = {"hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "antmaze": (29, 8)}
+DIMS = {"hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "antmaze": (31, 8)}
 
 
 def test_data_root_follows_env(data_dir):
@@ -36,7 +35,7 @@ def test_committed_dataset_loads_fast_and_matches_card(name, monkeypatch):
     start = time.perf_counter()
     data = load(f"local:{name}")
     assert time.perf_counter() - start < 2.0
-    card = json.loads((REPO_DATA / "local" / name / "card.json").read_text())
+    card = local.read_card(REPO_DATA / "local" / name)
     assert len(data) == card["size"]["transitions"] == 10_000
     assert (data.obs_dim, data.action_dim) == DIMS[name.split("-")[0]]
     assert data.env_id == card["env_id"] and data.reference is None

