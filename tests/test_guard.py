@@ -183,7 +183,7 @@ def cfg(seed=0, guard_cfg=None):
 def test_a_config_without_guard_keeps_its_key(cache):
     plain = cfg()
     assert "guard" not in runs.config_dict(plain)
-    without = {k: v for k, v in dataclasses.asdict(plain).items() if k != "guard"}
+    without = {k: v for k, v in dataclasses.asdict(plain).items() if k not in runs.OPTIONAL_FIELDS}
     assert runs.config_hash(plain) == runs._digest({"format": runs.FORMAT, "config": without,
                                                     "data": runs.dataset_id(plain.dataset)})
     assert runs.config_hash(cfg(guard_cfg=guard.GuardConfig())) != runs.config_hash(plain)

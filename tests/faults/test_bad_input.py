@@ -169,7 +169,7 @@ def test_wait_is_passed_to_the_runs_only_when_given(capsys, monkeypatch):
 def test_run_task_choices_are_the_known_tasks():
     from seemlab import run_cli as rc
 
-    assert rc._options()["task"].choices == tuple(runs.DATASETS)
+    assert rc.grid_options()["task"].choices == tuple(runs.DATASETS)
 
 
 # ---------------------------------------------------------------------------- configs and specs

@@ -19,7 +19,9 @@ from .conftest import DAMAGES, EVERY, assert_identical, moved_aside, one_line, t
 
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_bad_result_is_moved_aside_and_rerun(cache, damage):
-    first, other = runs.run_many([tiny_cfg(seed=0), tiny_cfg(seed=1)])
+    # one at a time: the rerun trains seed 0 alone, and an ensemble's numbers equal a lone run's only to
+    # float rounding (which rounding depends on the CPU's kernels)
+    first, other = runs.run_many([tiny_cfg(seed=0), tiny_cfg(seed=1)], ensemble=False)
     path, other_path = runs.run_path(tiny_cfg(seed=0)), runs.run_path(tiny_cfg(seed=1))
     other_bytes = other_path.read_bytes()
     damage(path)
