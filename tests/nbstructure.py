@@ -65,7 +65,7 @@ def _cells_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose cells keep type, source and tags only."""
     out = copy.deepcopy(nb)
     for cell in out.cells:
-        tags = [t for t in cell.metadata.get("tags", [])]
+        tags = list(cell.metadata.get("tags", []))
         mystnb = cell.metadata.get("mystnb")
         cell.metadata = nbformat.NotebookNode({"tags": tags} | ({"mystnb": mystnb} if mystnb else {}))
         if cell.cell_type == "code":

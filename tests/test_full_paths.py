@@ -34,16 +34,20 @@ def smaller_grid(name: str, d4rl: Path) -> dict:
         "fig12_ddpg_ablation": dict(datasets=[HOPPER]),  # fractions stay FULL's [0.1, 0.5]: the `x == 0.1` check
         # a D4RL medium-expert file the loader builds from its medium and expert parts
         "fig13_norms_10pct": dict(datasets=[HOPPER, f"d4rl:{d4rl / 'walker2d-medium-expert-v2.hdf5'}"]),
-        "fig18_20_antmaze": dict(datasets=["minari:D4RL/antmaze/umaze-v1", "minari:D4RL/antmaze/large-play-v1"]),
+        "fig18_20_antmaze": dict(datasets=["minari:D4RL/antmaze/umaze-v1", f"d4rl:{d4rl / 'antmaze-large-play-v0.hdf5'}"]),
+        # a maze without OPER-R and a large one (Tables 4 and 5 run there only)
+        "tables_diffql_antmaze": dict(tasks=["umaze", "large-play"]),
         "fig11_online_sac": dict(envs=["Hopper-v5"]),
     }.get(name, {})
 
 
 FULL_ONLY_CLAIMS = {
+    "fig07_bc_bias": ["fig07_bc_bias/ln_scores"],
     "fig08_09_xpct": ["fig08_09_xpct/td3_bc/total_1pct", "fig08_09_xpct/iql/ln_gain_100pct"],
     "fig11_online_sac": ["fig11_online_sac/Hopper-v5_ln_matches_ema"],
     "fig12_ddpg_ablation": ["fig12_ddpg_ablation/ln_gain_10"],
     "fig13_norms_10pct": ["fig13_norms_10pct/ln_gain", "fig13_norms_10pct/bn_not_above_ln"],
+    "tables_diffql_antmaze": ["tables_diffql_antmaze/t1_ours_average", "tables_diffql_antmaze/t4_large-play"],
 }
 """Checks that only a FULL branch records: their records show that the branch ran."""
 

@@ -5,7 +5,9 @@ temporary ``MINARI_DATASETS_PATH`` with that id: a copy of the same body's ``loc
 Minari folder, as ``seemlab data generate`` writes it) with the id, and for AntMaze the reference
 scores, that the hub's metadata carries. A D4RL file gets D4RL's top-level arrays (observations,
 actions, rewards, terminals, timeouts: T rows, an episode's last row flagged as a timeout unless
-it terminated), named like the paper's files so that the task family and scores follow from it.
+it terminated), named like the paper's files so that the task family and scores follow from it;
+an AntMaze file's observations are the Ant's x, y ⊕ Gymnasium's 27 (D4RL's 29: qpos ⊕ qvel), with
+the goal in ``infos/goal``.
 """
 
 from __future__ import annotations
@@ -58,10 +60,14 @@ def make_d4rl(path: Path, source: str = "hopper") -> Path:
     import h5py
     from minari import MinariDataset
 
-    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("observations", "actions", "rewards", "terminals", "timeouts")}
+    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("observations", "actions", "rewards", "terminals", "timeouts",
+                                                              "infos/goal")}
     for ep in MinariDataset(str(source_dataset(source))).iterate_episodes():
-        n = len(ep.rewards)
-        arrays["observations"].append(np.asarray(ep.observations)[:n])
+        n, obs = len(ep.rewards), ep.observations
+        if isinstance(obs, dict):
+            arrays["infos/goal"].append(np.asarray(obs["desired_goal"])[:n])
+            obs = np.concatenate([obs["achieved_goal"], obs["observation"]], axis=1)
+        arrays["observations"].append(np.asarray(obs)[:n])
         arrays["actions"].append(np.asarray(ep.actions))
         arrays["rewards"].append(np.asarray(ep.rewards, np.float32))
         arrays["terminals"].append(np.asarray(ep.terminations, bool))
@@ -69,18 +75,21 @@ def make_d4rl(path: Path, source: str = "hopper") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         for key, parts in arrays.items():
-            f.create_dataset(key, data=np.concatenate(parts))
+            if parts:
+                f.create_dataset(key, data=np.concatenate(parts))
     return path
 
 
 def make_all(root: Path) -> dict[str, Path]:
-    """Every FULL Minari id under ``root / "minari"`` and three D4RL files under ``root / "d4rl"``:
-    ``hopper-medium-replay-v2`` (a paper dataset only D4RL has) and the two parts of
-    ``walker2d-medium-expert-v2`` (which the loader builds from them). Returns the folders."""
+    """Every FULL Minari id under ``root / "minari"`` and four D4RL files under ``root / "d4rl"``:
+    ``hopper-medium-replay-v2`` (a paper dataset only D4RL has), the two parts of
+    ``walker2d-medium-expert-v2`` (which the loader builds from them) and ``antmaze-large-play-v0``
+    (the paper's AntMaze version). Returns the folders."""
     minari_root, d4rl_root = root / "minari", root / "d4rl"
     for dataset_id in full_minari_ids():
         make_minari(minari_root, dataset_id)
     make_d4rl(d4rl_root / "hopper-medium-replay-v2.hdf5", "hopper")
     for part in ("medium", "expert"):
         make_d4rl(d4rl_root / f"walker2d-{part}-v2.hdf5", "walker2d")
+    make_d4rl(d4rl_root / "antmaze-large-play-v0.hdf5", "antmaze")
     return {"minari": minari_root, "d4rl": d4rl_root}
