@@ -1,7 +1,10 @@
 """Every notebook runs its FULL code paths: ``profile="full"`` shrunk to smoke sizes
 (``SEEMLAB_SHRINK_FULL``, :mod:`seemlab.profiles`), on FULL's datasets in their real layouts
 (Minari ids and D4RL files made locally, tests/full/datasets.py). A FULL-only branch with a bug
-fails here; the claims such a run records are never evidence."""
+fails here; the claims such a run records are never evidence.
+
+The page runs (marked ``full_paths``) take ~5 min on 2 cores, so ``pytest -q`` deselects them;
+``pytest -m full_paths`` runs them, and CI (.ci/run) does so as its own step."""
 
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ def full_env(full_data, claims_dir, monkeypatch):
 
 
 @pytest.mark.notebook
+@pytest.mark.full_paths
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_its_full_paths(name, tmp_path, full_data, full_env, claims_dir):
     full_env(name)
@@ -89,6 +93,7 @@ BUGGED = "fig08_09_xpct"
 
 
 @pytest.mark.notebook
+@pytest.mark.full_paths
 def test_a_bug_in_a_full_only_branch_fails_the_full_run_only(tmp_path, full_data, full_env, monkeypatch):
     nb = nbformat.read(str(ROOT / "notebooks" / f"{BUGGED}.ipynb"), as_version=4)
     cell = next(c for c in nb.cells if c.cell_type == "code" and 'profile != "full"' in c.source)
