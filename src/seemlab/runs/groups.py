@@ -275,7 +275,7 @@ def dql_ant_dataset(task: str, profile: str, source: str | None = None) -> str:
 def dql_ant_agent(profile: str, task: str, **changes) -> AgentConfig:
     """Diffusion-QL with the AntMaze settings (:data:`seemlab.rl.diffusion_ql.ANTMAZE`: BC 0.5,
     η 4.5, max-Q backup, reward ×10, lr decay) and the task's gradient clip; FULL 3 × 256 networks
-    and 1M steps, QUICK the small proxy of :data:`DQL_ANT_QUICK`."""
+    and 1M steps, QUICK the small proxy of :data:`DQL_ANT_SCALE`."""
     from seemlab.rl import diffusion_ql as dq
 
     clip = dq.ANTMAZE_GRAD_CLIP.get(task, dq.ANTMAZE["grad_clip"])
@@ -283,15 +283,18 @@ def dql_ant_agent(profile: str, task: str, **changes) -> AgentConfig:
     return dq.preset(**{**dq.ANTMAZE, "grad_clip": clip, **scale, **changes})
 
 
-DQL_ANT_SCALE = {"steps": (100, 1_500, 1_000_000), "critic_width": (16, 64, 256), "actor_width": (16, 64, 256),
+DQL_ANT_SCALE = {"steps": (100, 1_200, 1_000_000), "critic_width": (16, 64, 256), "actor_width": (16, 64, 256),
                  "batch_size": (32, 64, 256), "tau": (1.0, 1.0, 0.005), "critic_lr": (1e-3, 1e-3, 3e-4),
-                 "actor_lr": (1e-3, 1e-3, 3e-4), "lr_decay": (False, False, True)}
+                 "actor_lr": (1e-3, 1e-3, 3e-4), "lr_decay": (False, False, True), "actor_ema_tau": (1.0, 1.0, 0.005),
+                 "update_ema_every": (1, 1, 5), "step_start_ema": (0, 0, 1000)}
 """(smoke, quick, full) of the run length, sizes and optimisation; the depths stay the paper's 3
 hidden layers (Table 5 places LN per layer). FULL is the paper's. QUICK, our choice by pilots on
-seeds 1000-1001 (stated on the pages): no target network (τ = 1, as the paper's own SEEM runs of
-TD3) and Adam 10⁻³ without decay (the paper's cosine over 1M steps is flat over the first few
-thousand anyway), so that a divergence can show within 1500 steps; with τ = 0.005 or 3·10⁻⁴ the
-plain critic's |Q| stayed below the criterion in 3000 pilot steps."""
+seeds 1000-1002 (stated on the pages): no target networks, for the critic or the policy (τ = 1,
+as the paper's own SEEM runs of TD3; Diffusion-QL's target policy would otherwise stay the
+untrained network for its first 1000 steps), and Adam 10⁻³ without decay (the paper's cosine over
+1M steps is flat over the first few thousand anyway), so that a divergence can show within 1200
+steps; with τ = 0.005 or 3·10⁻⁴ the plain critic's |Q| stayed below the criterion in 3000 pilot
+steps."""
 
 
 def dql_ant_diagnostics(profile: str) -> DiagnosticsConfig:
