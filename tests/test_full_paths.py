@@ -95,11 +95,9 @@ BUGGED = "fig08_09_xpct"
 @pytest.mark.notebook
 @pytest.mark.full_paths
 def test_a_bug_in_a_full_only_branch_fails_the_full_run_only(tmp_path, full_data, full_env, monkeypatch):
-    nb = nbformat.read(str(ROOT / "notebooks" / f"{BUGGED}.ipynb"), as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and 'profile != "full"' in c.source)
-    cell.source = inject_full_only_bug(cell.source)
     bugged = tmp_path / f"{BUGGED}.ipynb"
-    nbformat.write(nb, str(bugged))
+    nbformat.write(inject_full_only_bug(nbformat.read(str(ROOT / "notebooks" / f"{BUGGED}.ipynb"), as_version=4)),
+                   str(bugged))
     full_env(BUGGED)
     with pytest.raises(papermill.PapermillExecutionError, match=INJECTED_BUG):
         run_full_shrunk(bugged, tmp_path / "full.ipynb", smaller_grid(BUGGED, full_data["d4rl"]), ROOT)
@@ -110,6 +108,20 @@ def test_a_bug_in_a_full_only_branch_fails_the_full_run_only(tmp_path, full_data
     monkeypatch.delenv(SHRINK_ENV)
     papermill.execute_notebook(str(bugged), str(tmp_path / "smoke.ipynb"), parameters={"profile": "smoke"},
                                cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+
+
+def test_the_bug_goes_first_into_the_full_only_branch():
+    committed = nbformat.read(str(ROOT / "notebooks" / f"{BUGGED}.ipynb"), as_version=4)
+    changed = [b.source for a, b in zip(committed.cells, inject_full_only_bug(committed).cells) if a.source != b.source]
+    assert len(changed) == 1 and changed[0].count(INJECTED_BUG) == 1
+    compile(changed[0], "cell", "exec")
+    for source, bugged in (('if profile == "full":\n    y = 2\n', f'if profile == "full":\n    {INJECTED_BUG}\n    y = 2\n'),
+                           ('if profile != "full":\n    y = 1\nelse:\n    y = 2\n',
+                            f'if profile != "full":\n    y = 1\nelse:\n    {INJECTED_BUG}\n    y = 2\n')):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(source)])
+        assert inject_full_only_bug(nb).cells[1].source == bugged
+    with pytest.raises(ValueError, match="no `if profile"):
+        inject_full_only_bug(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
 
 
 def test_shrunk_full_takes_the_smoke_numbers_and_keeps_everything_else(monkeypatch):

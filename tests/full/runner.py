@@ -4,8 +4,10 @@ dataset loader and threshold, on smoke sizes."""
 from __future__ import annotations
 
 import ast
+import copy
 from pathlib import Path
 
+import nbformat
 import papermill
 
 from seemlab import claims
@@ -29,20 +31,30 @@ def run_full_shrunk(source: Path, out: Path, parameters: dict, cwd: Path) -> Non
 INJECTED_BUG = "name_defined_nowhere_injected_by_the_test"
 
 
-def inject_full_only_bug(source: str) -> str:
-    """``source`` (a cell) with an undefined name as the first statement of its first FULL-only
+def inject_full_only_bug(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with an undefined name as the first statement of its first FULL-only
     branch: the body of ``if profile == "full":`` or the ``else:`` of ``if profile != "full":``."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        where = _full_branch(cell.source) if cell.cell_type == "code" else None
+        if where is not None:
+            line, indent = where
+            lines = cell.source.splitlines(keepends=True)
+            lines.insert(line - 1, f"{' ' * indent}{INJECTED_BUG}\n")
+            cell.source = "".join(lines)
+            return out
+    raise ValueError('no `if profile == "full"` / `if profile != "full"` branch in this notebook')
+
+
+def _full_branch(source: str) -> tuple[int, int] | None:
+    """Line and indentation of the first statement of ``source``'s first FULL-only branch."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and _compares_profile_to_full(node.test):
             op = node.test.ops[0]
             branch = node.body if isinstance(op, ast.Eq) else node.orelse if isinstance(op, ast.NotEq) else None
             if branch:
-                lines = source.splitlines(keepends=True)
-                first = branch[0]
-                indent = " " * first.col_offset
-                lines.insert(first.lineno - 1, f"{indent}{INJECTED_BUG}\n")
-                return "".join(lines)
-    raise ValueError("no `if profile == \"full\"` / `if profile != \"full\"` branch in this source")
+                return branch[0].lineno, branch[0].col_offset
+    return None
 
 
 def _compares_profile_to_full(test: ast.Compare) -> bool:
