@@ -48,9 +48,9 @@ def test_same_seed_same_run_and_another_seed_differs():
 
 
 def test_dict_observations_are_flattened():
-    obs = {"observation": np.arange(3.0), "achieved_goal": np.zeros(2),
+    obs = {"observation": np.arange(3.0), "achieved_goal": np.array([5.0, 6.0]),
            "desired_goal": np.array([7.0, 8.0])}
-    assert flat_obs(obs).tolist() == [0, 1, 2, 7, 8]
+    assert flat_obs(obs).tolist() == [0, 1, 2, 5, 6, 7, 8]  # the state, its x, y, the goal
 
 
 # ---------------------------------------------------------------------------- the schedule in the trainer
