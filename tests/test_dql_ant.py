@@ -75,3 +75,8 @@ def test_cli_builds_the_arm_and_rejects_foreign_options(capsys):
     assert "--arm" in capsys.readouterr().err
     assert cli.main(["run", "--group", "r-seem", "--maze", "umaze", "--profile", "smoke", "--no-progress"]) == 2
     assert "not used by --group r-seem" in capsys.readouterr().err
+
+
+def test_tables_render_as_html_with_every_row():
+    html = pt.as_html(pt.markdown(pt.TABLE2, pt.TABLE2_COLUMNS, pt.TABLE2_AVERAGE), "Table 2")
+    assert html.count("<tr>") == 1 + 6 + 1 and "<caption>Table 2</caption>" in html and "---" not in html

@@ -9,6 +9,8 @@ Table 2 leaves Diffusion-QL's umaze-diverse average blank ("—", best 84.0); it
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 TASKS = ("umaze", "umaze-diverse", "medium-play", "medium-diverse", "large-play", "large-diverse")
@@ -114,3 +116,15 @@ def table1_markdown() -> str:
     lines.append("| average | " + " | ".join(f"{avg[c]:.1f}" for c in TABLE1_COLUMNS[:4])
                  + f" | {avg['diff-QL']:.1f} ({avg['diff-QL best']:.1f}) | {avg['ours']:.1f} ({avg['ours best']:.1f}) |")
     return "\n".join(lines)
+
+
+def as_html(table: str, caption: str = "") -> str:
+    """A pipe table made by :func:`markdown` or :func:`table1_markdown` as an HTML table (the
+    book renders a cell's HTML output as it is; Markdown outputs are read as CommonMark, which has
+    no tables)."""
+    lines = [line for line in table.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    cells = [[html.escape(c.strip()) for c in line.strip("|").split("|")] for line in lines]
+    head = "".join(f"<th>{c}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells[1:])
+    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="paper-table">{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
