@@ -79,4 +79,5 @@ def test_cli_builds_the_arm_and_rejects_foreign_options(capsys):
 
 def test_tables_render_as_html_with_every_row():
     html = pt.as_html(pt.markdown(pt.TABLE2, pt.TABLE2_COLUMNS, pt.TABLE2_AVERAGE), "Table 2")
-    assert html.count("<tr>") == 1 + 6 + 1 and "<caption>Table 2</caption>" in html and "---" not in html
+    assert html.count("<tr>") == 1 + 6 and html.count('<tr class="average">') == 1
+    assert "<caption>Table 2</caption>" in html and "---" not in html

@@ -125,6 +125,7 @@ def as_html(table: str, caption: str = "") -> str:
     lines = [line for line in table.splitlines() if line.startswith("|") and not line.startswith("|---")]
     cells = [[html.escape(c.strip()) for c in line.strip("|").split("|")] for line in lines]
     head = "".join(f"<th>{c}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells[1:])
+    body = "".join(('<tr class="average">' if row[0] == "average" else "<tr>")
+                   + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells[1:])
     title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f'<table class="paper-table">{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
